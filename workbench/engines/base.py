@@ -1,0 +1,124 @@
+"""The engine contract: a `Request` goes in, a stream of events comes out."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol, Union
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt with the parameters sent identically to every model."""
+
+    prompt: str
+    system: str | None = None
+    max_tokens: int = 512
+    temperature: float | None = None
+    seed: int | None = None
+    top_p: float | None = None
+
+    def messages(self) -> list[dict[str, str]]:
+        """The prompt as chat messages."""
+        out = []
+        if self.system:
+            out.append({"role": "system", "content": self.system})
+        out.append({"role": "user", "content": self.prompt})
+        return out
+
+    def as_dict(self) -> dict:
+        """Plain dict, for pipes and logs."""
+        return {
+            "prompt": self.prompt,
+            "system": self.system,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+            "top_p": self.top_p,
+        }
+
+
+@dataclass(frozen=True)
+class Status:
+    """A note on progress before the first token (loading a model, connecting)."""
+
+    text: str
+    ready: bool = False
+    """True once the model is loaded and the answer's clock should start."""
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the answer's text; `count` is how many model tokens it holds."""
+
+    text: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the engine (or provider) reports them."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    """The answer ended normally (or was cancelled, when `cancelled`)."""
+
+    finish_reason: str | None = None
+    cancelled: bool = False
+    model_id: str | None = None
+    system_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The answer could not be produced; `message` is one line for a human."""
+
+    message: str
+
+
+Event = Union[Status, Token, Usage, Done, Failed]
+
+
+class EngineError(Exception):
+    """A failure with a one-line message fit to show a user as it is."""
+
+
+@dataclass
+class Cancel:
+    """A flag an engine checks between tokens."""
+
+    _event: threading.Event = field(default_factory=threading.Event)
+
+    def set(self) -> None:
+        """Ask the stream to stop."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Whether a stop was asked for."""
+        return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep until cancelled or `timeout` seconds pass."""
+        return self._event.wait(timeout)
+
+
+class Engine(Protocol):
+    """Runs one model. `stream` is called from a worker thread, one at a time per engine."""
+
+    name: str
+
+    def where(self) -> str:
+        """Where the model runs, for the pane header: 'CPU · 2 threads', 'GPU · 99 layers', a host."""
+        ...
+
+    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """Yield events for one answer; end with exactly one `Done` or `Failed`."""
+        ...
+
+    def close(self) -> None:
+        """Release the model (stop a worker process, close connections)."""
+        ...

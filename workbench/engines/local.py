@@ -1,0 +1,227 @@
+"""Local GGUF models through llama-cpp-python, one worker process per model."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import tempfile
+import threading
+import time
+from typing import Any, Iterator
+
+from workbench import catalog
+from workbench.config import ModelSpec
+from workbench.engines import local_worker
+from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
+
+_CANCEL_GRACE_S = 2.0  # after this, a worker that ignores a cancel is killed
+_POLL_S = 0.05
+
+
+def default_threads(n_local: int) -> int:
+    """Split the machine's cores among the local models loaded at once."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, n_local))
+
+
+def check_gguf(path: str) -> str | None:
+    """Why `path` cannot be a GGUF model, checked before spending a process on it."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except FileNotFoundError:
+        return f"file not found: {path}"
+    except IsADirectoryError:
+        return f"is a folder, not a GGUF file: {path}"
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if magic != b"GGUF":
+        return f"not a GGUF file (no GGUF header): {path}"
+    return None
+
+
+def _signal_name(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
+class LocalEngine:
+    """A GGUF model served by its own worker process."""
+
+    def __init__(self, spec: ModelSpec, n_threads: int | None = None) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.n_threads = spec.n_threads or n_threads or default_threads(1)
+        self.info: dict[str, Any] = {}
+        self._proc: Any = None
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}.log")
+
+    # -- describing -----------------------------------------------------
+    def where(self) -> str:
+        """'CPU · 2 threads' or 'GPU · 99 layers', with a note when offload is not possible."""
+        cpu = f"CPU · {self.n_threads} thread{'s' if self.n_threads != 1 else ''}"
+        if self.spec.n_gpu_layers == 0:
+            return cpu
+        if self.info and not self.info.get("gpu_offload"):
+            return f"{cpu} (no GPU in this llama.cpp build)"
+        layers = "all" if self.spec.n_gpu_layers < 0 else str(self.spec.n_gpu_layers)
+        return f"GPU · {layers} layers"
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id, when one is running."""
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    # -- the worker -----------------------------------------------------
+    def _start(self, cancel: Cancel) -> Iterator[Event]:
+        """Start the worker and wait for the model to load; yields Status, ends in Failed on error."""
+        try:
+            path = str(catalog.prepare(self.spec))
+        except OSError as exc:
+            yield Failed(f"cannot prepare {self.spec.name}: {exc}")
+            return
+        problem = check_gguf(path)
+        if problem:
+            yield Failed(problem)
+            return
+        yield Status(f"loading {os.path.basename(path)}…")
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        args = {
+            "path": path,
+            "n_ctx": self.spec.n_ctx,
+            "n_threads": self.n_threads,
+            "n_gpu_layers": self.spec.n_gpu_layers,
+            "chat_format": self.spec.chat_format,
+        }
+        proc = ctx.Process(
+            target=local_worker.main,
+            args=(child, args, os.getpid(), self._log),
+            name=f"workbench-{self.name}",
+            daemon=True,
+        )
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        while True:
+            if cancel.is_set():
+                self._kill()
+                yield Done(finish_reason="cancelled", cancelled=True)
+                return
+            try:
+                ready = parent.poll(_POLL_S)
+                msg = parent.recv() if ready else None
+            except (EOFError, OSError):
+                proc.join(1)
+                self._proc = None
+                yield Failed(
+                    f"llama.cpp crashed loading {path} ({_signal_name(proc.exitcode)}); "
+                    "is the file truncated or corrupt?"
+                )
+                return
+            if msg is None:
+                if not proc.is_alive():
+                    continue  # the EOF is read on the next poll
+                continue
+            if msg[0] == "loaded":
+                self.info = msg[1]
+                yield Status("loaded", ready=True)
+                return
+            if msg[0] == "load_failed":
+                self._kill()
+                yield Failed(msg[1])
+                return
+
+    def preload(self) -> str | None:
+        """Load the model ahead of the first prompt; returns an error message or None."""
+        with self._lock:
+            if self.pid:
+                return None
+            for event in self._start(Cancel()):
+                if isinstance(event, Failed):
+                    return event.message
+        return None
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(2)
+
+    # -- the engine API -------------------------------------------------
+    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """Send one request to the worker and relay what it says."""
+        with self._lock:
+            if not self.pid:
+                for event in self._start(cancel):
+                    yield event
+                    if isinstance(event, (Failed, Done)):
+                        return
+            yield from self._relay(request, cancel)
+
+    def _relay(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        conn, proc = self._conn, self._proc
+        try:
+            conn.send(("generate", request.as_dict()))
+        except OSError:
+            self._kill()
+            yield Failed(f"model worker for {self.name} is gone; try again to restart it")
+            return
+        deadline = None
+        while True:
+            if cancel.is_set() and deadline is None:
+                deadline = time.monotonic() + _CANCEL_GRACE_S
+                try:
+                    conn.send(("cancel",))
+                except OSError:
+                    pass
+            if deadline is not None and time.monotonic() > deadline:
+                self._kill()  # it would not stop between tokens: a hard stop
+                yield Done(finish_reason="cancelled", cancelled=True)
+                return
+            try:
+                if not conn.poll(_POLL_S):
+                    if not proc.is_alive():
+                        raise EOFError
+                    continue
+                msg = conn.recv()
+            except (EOFError, OSError):
+                proc.join(1)
+                self._kill()
+                yield Failed(f"model worker for {self.name} crashed ({_signal_name(proc.exitcode)})")
+                return
+            kind = msg[0]
+            if kind == "token":
+                yield Token(msg[1])
+            elif kind == "usage":
+                yield Usage(prompt_tokens=msg[1], completion_tokens=msg[2])
+            elif kind == "done":
+                yield Done(finish_reason=msg[1], cancelled=msg[2] or cancel.is_set())
+                return
+            elif kind == "error":
+                yield Failed(msg[1])
+                return
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        if self._conn is not None:
+            try:
+                self._conn.send(("close",))
+            except OSError:
+                pass
+        proc = self._proc
+        if proc is not None:
+            proc.join(1)
+        self._kill()

@@ -1,0 +1,203 @@
+"""The process that owns one `Llama`: loads the GGUF once, serves one request at a time.
+
+Runs in a child process so that a model which crashes llama.cpp takes down only
+this worker. Messages over the pipe are tuples whose first item is a verb:
+
+parent → worker: ("generate", request_dict), ("cancel",), ("close",)
+worker → parent: ("loaded", info), ("load_failed", message),
+                 ("token", text), ("usage", prompt, completion),
+                 ("done", finish_reason, cancelled), ("error", message)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from typing import Any
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make sure a killed app never leaves a worker behind."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(0)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _quiet(log_path: str) -> None:
+    """Send llama.cpp's chatter (fd 1 and 2) to a log file instead of the user's terminal."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _last_log_line(log_path: str) -> str:
+    """The most telling line llama.cpp wrote, for a load error."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            lines = [ln.strip() for ln in fh if ln.strip()]
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if re.search(r"error|failed|invalid|truncat|corrupt", line, re.I):
+            return line[:200]
+    return ""
+
+
+def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
+    """Entry point of the worker process."""
+    _die_with_parent(parent_pid)
+    _quiet(log_path)
+    try:
+        import llama_cpp
+        from llama_cpp import Llama
+    except ImportError as exc:
+        conn.send(("load_failed", f"llama-cpp-python is not installed ({exc})"))
+        return
+    try:
+        llm = Llama(
+            model_path=spec["path"],
+            n_ctx=spec["n_ctx"],
+            n_threads=spec["n_threads"],
+            n_gpu_layers=spec["n_gpu_layers"],
+            chat_format=spec["chat_format"],
+            verbose=False,
+        )
+    except Exception as exc:  # llama.cpp reports load failures as bare ValueErrors
+        detail = _last_log_line(log_path) or str(exc).splitlines()[0]
+        conn.send(("load_failed", f"llama.cpp could not load {spec['path']}: {detail}"))
+        return
+    chat = bool(spec["chat_format"] or llm.metadata.get("tokenizer.chat_template"))
+    formatter = _chat_formatter(llm, spec)
+    conn.send(
+        (
+            "loaded",
+            {
+                "chat": chat,
+                "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+                "n_ctx": llm.n_ctx(),
+                "llama_cpp_version": getattr(llama_cpp, "__version__", "?"),
+            },
+        )
+    )
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "close":
+            return
+        if msg[0] == "generate":
+            _generate(conn, llm, formatter, chat, msg[1])
+
+
+def _chat_formatter(llm: Any, spec: dict) -> Any:
+    """The GGUF's own chat template as a formatter, or None (named format, or a base model)."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if spec["chat_format"] or not template:
+        return None
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token_id: int) -> str:
+        return llm._model.token_get_text(token_id) if token_id != -1 else ""
+
+    return Jinja2ChatFormatter(
+        template=template,
+        eos_token=text(llm.token_eos()),
+        bos_token=text(llm.token_bos()),
+        stop_token_ids=[llm.token_eos()],
+    )
+
+
+def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> None:
+    """Stream one answer back, stopping between tokens when the parent cancels."""
+    from llama_cpp import StoppingCriteriaList
+
+    state = {"cancelled": False, "sampled": 0}
+
+    def stop(_input_ids: Any, _logits: Any) -> bool:
+        # llama-cpp-python calls this once per sampled token: count it, and check for a cancel.
+        state["sampled"] += 1
+        if conn.poll():
+            if conn.recv()[0] in ("cancel", "close"):
+                state["cancelled"] = True
+        return state["cancelled"]
+
+    params: dict[str, Any] = {"max_tokens": req["max_tokens"], "stream": True}
+    for key in ("temperature", "seed", "top_p"):
+        if req.get(key) is not None:
+            params[key] = req[key]
+    messages = []
+    if req.get("system"):
+        messages.append({"role": "system", "content": req["system"]})
+    messages.append({"role": "user", "content": req["prompt"]})
+    finish = None
+    prompt_tokens: int | None = None
+    try:
+        if chat and formatter is None:
+            # A named chat_format: llama-cpp-python applies it; cancel between chunks.
+            chunks = llm.create_chat_completion(messages=messages, **params)
+            pieces = (c["choices"][0] for c in chunks)
+            text_of = lambda choice: choice.get("delta", {}).get("content")  # noqa: E731
+        else:
+            if chat:
+                fmt = formatter(messages=messages)
+                tokens = llm.tokenize(fmt.prompt.encode("utf-8"), add_bos=not fmt.added_special, special=True)
+                criteria = [stop] + list(fmt.stopping_criteria or [])
+                stops = fmt.stop if isinstance(fmt.stop, list) else [fmt.stop] if fmt.stop else []
+            else:
+                # A base model has no template: continue the text as written.
+                text = (req["system"] + "\n\n" if req.get("system") else "") + req["prompt"]
+                tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+                criteria, stops = [stop], []
+            prompt_tokens = len(tokens)
+            if prompt_tokens + 1 > llm.n_ctx():
+                conn.send(("error", f"prompt is {prompt_tokens} tokens, longer than the context window "
+                                    f"of {llm.n_ctx()} (raise n_ctx)"))
+                return
+            chunks = llm.create_completion(
+                prompt=tokens, stop=stops or None, stopping_criteria=StoppingCriteriaList(criteria), **params
+            )
+            pieces = (c["choices"][0] for c in chunks)
+            text_of = lambda choice: choice.get("text")  # noqa: E731
+        sent = 0
+        for choice in pieces:
+            piece = text_of(choice)
+            if piece:
+                conn.send(("token", piece))
+                sent += 1
+            finish = choice.get("finish_reason") or finish
+            if formatter is None and chat and conn.poll() and conn.recv()[0] in ("cancel", "close"):
+                state["cancelled"] = True
+                break
+    except Exception as exc:
+        conn.send(("error", _explain(exc)))
+        return
+    completion = min(state["sampled"], req["max_tokens"]) if state["sampled"] else sent
+    conn.send(("usage", prompt_tokens, completion))
+    conn.send(("done", "cancelled" if state["cancelled"] else finish, state["cancelled"]))
+
+
+def _explain(exc: Exception) -> str:
+    """One line for a generation error."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    m = re.search(r"Requested tokens \((\d+)\) exceed context window of (\d+)", text)
+    if m:
+        return f"prompt is {m.group(1)} tokens, longer than the context window of {m.group(2)} (raise n_ctx)"
+    return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,170 @@
+"""Hosted models (and any OpenAI-compatible server) through litellm, imported lazily."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+from workbench.config import ModelSpec
+from workbench.engines.base import Cancel, Done, Event, Failed, Request, Token, Usage
+
+_import_lock = threading.Lock()
+_litellm: Any = None
+
+
+def import_litellm() -> Any:
+    """Import litellm once, offline: its price map comes from the package, not the network."""
+    global _litellm
+    with _import_lock:
+        if _litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            os.environ.setdefault("LITELLM_LOG", "ERROR")
+            import litellm
+
+            litellm.telemetry = False
+            litellm.suppress_debug_info = True
+            litellm.drop_params = True  # a provider without `seed` ignores it rather than failing
+            _litellm = litellm
+    return _litellm
+
+
+def provider(spec: ModelSpec) -> str:
+    """The provider part of the model string, or the server's host for `api_base` models."""
+    if spec.api_base:
+        return urlparse(spec.api_base).netloc or spec.api_base
+    return (spec.model or "").split("/", 1)[0] or "litellm"
+
+
+class RemoteEngine:
+    """A model reached over HTTP by litellm."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.name = spec.name
+        self.spec = spec
+
+    def where(self) -> str:
+        """The provider or host, for the pane header."""
+        return provider(self.spec)
+
+    def _key(self) -> tuple[str | None, str | None]:
+        """(key, error): the key from the named variable, or why it is missing."""
+        env = self.spec.api_key_env
+        if env is None:
+            return None, None
+        key = os.environ.get(env)
+        if not key:
+            return None, f"key variable {env} is unset"
+        return key, None
+
+    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """Stream one completion; the HTTP stream is closed when cancelled."""
+        key, problem = self._key()
+        if problem:
+            yield Failed(problem)
+            return
+        try:
+            litellm = import_litellm()
+        except ImportError as exc:
+            yield Failed(f"litellm is not installed ({exc})")
+            return
+        params: dict[str, Any] = {
+            "model": self.spec.model,
+            "messages": request.messages(),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": request.max_tokens,
+            "timeout": self.spec.timeout,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if self.spec.api_base:
+            params["api_base"] = self.spec.api_base
+        if key:
+            params["api_key"] = key
+        for name in ("temperature", "seed", "top_p"):
+            value = getattr(request, name)
+            if value is not None:
+                params[name] = value
+        response = None
+        finish = model_id = fingerprint = None
+        try:
+            response = litellm.completion(**params)
+            for chunk in response:
+                if cancel.is_set():
+                    break
+                model_id = getattr(chunk, "model", None) or model_id
+                fingerprint = getattr(chunk, "system_fingerprint", None) or fingerprint
+                usage = getattr(chunk, "usage", None)
+                if usage and getattr(usage, "completion_tokens", None) is not None:
+                    yield Usage(usage.prompt_tokens, usage.completion_tokens)
+                for choice in chunk.choices or []:
+                    piece = getattr(choice.delta, "content", None)
+                    if piece:
+                        yield Token(piece)
+                    finish = choice.finish_reason or finish
+        except Exception as exc:  # litellm maps every provider failure to its own exception types
+            yield Failed(explain(exc, self.spec))
+            return
+        finally:
+            _close(response)
+        yield Done(finish_reason="cancelled" if cancel.is_set() else finish, cancelled=cancel.is_set(),
+                   model_id=model_id, system_fingerprint=fingerprint)
+
+    def close(self) -> None:
+        """Nothing is held between requests."""
+
+
+def _close(response: Any) -> None:
+    """Close the HTTP stream under litellm's wrapper, so a cancelled answer stops costing tokens."""
+    if response is None:
+        return
+    for obj in (getattr(response, "completion_stream", None), getattr(response, "response", None), response):
+        close = getattr(obj, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
+
+
+def explain(exc: Exception, spec: ModelSpec) -> str:
+    """One line that says what went wrong with a hosted model, without the traceback or the key."""
+    name = type(exc).__name__
+    status = getattr(exc, "status_code", None)
+    where = spec.api_base or spec.model
+    if name == "AuthenticationError" or status == 401:
+        env = spec.api_key_env or "the provider's key variable"
+        return f"authentication failed at {where}: check {env}"
+    if name == "RateLimitError" or status == 429:
+        return f"rate limited by {where} (429): wait and try again"
+    if name == "ContextWindowExceededError":
+        return f"prompt is longer than {spec.model}'s context window"
+    if name in ("Timeout", "APITimeoutError") or "timed out" in str(exc).lower():
+        return f"{where} did not answer within {spec.timeout:g} s"
+    if name == "APIConnectionError":
+        text = str(exc).lower()
+        if "refused" in text or "connect" in text and "error" in text:
+            return f"cannot connect to {where}: connection refused or failed"
+        return f"connection to {where} failed: {_first_line(exc)}"
+    if name == "NotFoundError" or status == 404:
+        return f"{where} does not know model {spec.model!r} (404)"
+    if isinstance(status, int) and status >= 500:
+        return f"{where} failed with HTTP {status}: {_first_line(exc)}"
+    if name == "BadRequestError" or status == 400:
+        text = _first_line(exc)
+        if "context" in text.lower() and ("exceed" in text.lower() or "length" in text.lower()):
+            return f"prompt is longer than the context window of {spec.model}"
+        return f"{where} rejected the request (400): {text}"
+    return f"{name}: {_first_line(exc)}"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    # litellm prefixes messages with its own exception path; keep the useful tail.
+    for prefix in ("litellm.", "Litellm"):
+        if line.startswith(prefix) and " - " in line:
+            line = line.split(" - ", 1)[1]
+    return line[:240]

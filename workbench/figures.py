@@ -1,0 +1,28 @@
+"""Human-readable figures for an answer, shared by the pane header and `workbench run`."""
+
+from __future__ import annotations
+
+import time
+
+
+def ms(value: float | None) -> str:
+    """Milliseconds as '45 ms' or '1.2 s'."""
+    if value is None:
+        return "–"
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
+def summary(answer, now: float | None = None) -> str:
+    """'complete · TTFT 45 ms · 130.2 tok/s · 200 tok · 1.6 s'."""
+    now = now or time.monotonic()
+    rate = answer.tokens_per_s
+    count = answer.completion_tokens if answer.completion_tokens is not None else answer.tokens
+    parts = [answer.status]
+    if answer.status == "loading":
+        parts = [answer.note or "loading"]
+    parts.append(f"TTFT {ms(answer.ttft_ms)}")
+    parts.append(f"{rate:.1f} tok/s" if rate else "– tok/s")
+    parts.append(f"{count} tok")
+    if answer.started_at:
+        parts.append(ms(answer.elapsed_ms(now)))
+    return " · ".join(parts)

@@ -1,0 +1,188 @@
+"""Streaming Markdown into styled lines, each complete line rendered once.
+
+`StreamDocument` takes text as it arrives and keeps a list of finished lines as
+rich `Text`. Prose gets light Markdown styling; lines inside a fenced code block
+are highlighted by Pygments one at a time as they complete, and when the fence
+closes the block is highlighted once more as a whole (so multi-line strings and
+comments come out right). The unfinished last line is re-rendered cheaply on
+each flush. Total work stays linear in the length of the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.lexers.special import TextLexer
+from pygments.util import ClassNotFound
+from rich.style import Style
+from rich.syntax import PygmentsSyntaxTheme
+from rich.text import Text
+
+_FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_BULLET = re.compile(r"^(\s*)([-*+])\s+")
+_NUMBERED = re.compile(r"^(\s*)(\d+[.)])\s+")
+_INLINE = re.compile(r"(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*)")
+
+
+@lru_cache(maxsize=64)
+def _lexer(language: str) -> Lexer:
+    try:
+        return get_lexer_by_name(language or "text", stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return TextLexer(stripnl=False, ensurenl=False)
+
+
+class CodeStyle:
+    """A Pygments style turned into rich styles, cached per token type."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._theme = PygmentsSyntaxTheme(name)
+        self.background = self._theme.get_background_style()
+        self._cache: dict = {}
+
+    def token(self, ttype) -> Style:
+        """The rich style for a Pygments token type."""
+        style = self._cache.get(ttype)
+        if style is None:
+            style = self._cache[ttype] = self._theme.get_style_for_token(ttype)
+        return style
+
+    def highlight(self, code: str, language: str) -> list[Text]:
+        """Highlight `code` (one or more lines) and return one Text per line."""
+        lines: list[Text] = [Text()]
+        for ttype, value in _lexer(language).get_tokens(code):
+            style = self.token(ttype)
+            parts = value.split("\n")
+            for i, part in enumerate(parts):
+                if i:
+                    lines.append(Text())
+                if part:
+                    lines[-1].append(part, style)
+        if code.endswith("\n") and len(lines) > 1:
+            lines.pop()
+        return lines[: code.count("\n") + 1] if code else [Text()]
+
+
+class Line:
+    """One finished line: its styled text and whether it is code (for the background)."""
+
+    __slots__ = ("text", "code")
+
+    def __init__(self, text: Text, code: bool) -> None:
+        self.text = text
+        self.code = code
+
+
+class StreamDocument:
+    """The answer as styled lines, built incrementally from streamed text."""
+
+    def __init__(self, code_style: CodeStyle, accent: str = "bold") -> None:
+        self.code_style = code_style
+        self.lines: list[Line] = []
+        self.partial = ""
+        self._accent = Style.parse(accent)
+        self._fence: str | None = None  # the opening fence marker while inside a block
+        self._language = ""
+        self._block_start = 0  # index of the first code line of the open block
+        self._block_src: list[str] = []
+
+    @property
+    def in_code(self) -> bool:
+        """Whether the text being written is inside a fenced code block."""
+        return self._fence is not None
+
+    def feed(self, text: str) -> int:
+        """Add streamed text; return the index of the first finished line that changed."""
+        first_changed = len(self.lines)
+        data = self.partial + text
+        *complete, self.partial = data.split("\n")
+        for raw in complete:
+            changed = self._finish(raw)
+            if changed is not None:
+                first_changed = min(first_changed, changed)
+        return first_changed
+
+    def close(self) -> int:
+        """The stream ended: finish the last line; returns the first changed index."""
+        if not self.partial:
+            return len(self.lines)
+        raw, self.partial = self.partial, ""
+        first = len(self.lines)
+        changed = self._finish(raw)
+        return min(first, changed) if changed is not None else first
+
+    def reset(self) -> None:
+        """Forget everything (for a regenerated answer)."""
+        self.__init__(self.code_style, str(self._accent))
+
+    def _finish(self, raw: str) -> int | None:
+        """Turn one complete raw line into a Line; returns an earlier changed index on a block close."""
+        raw = raw.rstrip("\r").expandtabs(4)
+        fence = _FENCE.match(raw)
+        if self._fence is None:
+            if fence:
+                self._fence = fence.group(1)[0] * 3
+                self._language = fence.group(2).lower()
+                self.lines.append(Line(Text(raw, style="dim"), True))
+                self._block_start = len(self.lines)
+                self._block_src = []
+            else:
+                self.lines.append(Line(self.prose(raw), False))
+            return None
+        if fence and raw.strip().startswith(self._fence) and not fence.group(2):
+            # The block closed: highlight it once as a whole, fixing multi-line constructs.
+            start = self._block_start
+            if self._block_src:
+                highlighted = self.code_style.highlight("\n".join(self._block_src), self._language)
+                for i, text in enumerate(highlighted[: len(self._block_src)]):
+                    self.lines[start + i] = Line(text, True)
+            self.lines.append(Line(Text(raw, style="dim"), True))
+            self._fence = None
+            self._block_src = []
+            return start
+        self._block_src.append(raw)
+        self.lines.append(Line(self.code_style.highlight(raw, self._language)[0], True))
+        return None
+
+    def render_partial(self) -> Line | None:
+        """The unfinished last line, styled cheaply."""
+        if not self.partial:
+            return None
+        raw = self.partial.expandtabs(4)
+        if self._fence is not None:
+            return Line(self.code_style.highlight(raw, self._language)[0], True)
+        if _FENCE.match(raw):
+            return Line(Text(raw, style="dim"), True)
+        return Line(self.prose(raw), False)
+
+    def prose(self, raw: str) -> Text:
+        """Light Markdown for one line outside code: headings, bullets, inline code, emphasis."""
+        heading = _HEADING.match(raw)
+        if heading:
+            return Text(heading.group(2), style=self._accent + Style(bold=True))
+        text = Text()
+        bullet = _BULLET.match(raw) or _NUMBERED.match(raw)
+        if bullet:
+            mark = "•" if bullet.group(2) in "-*+" else bullet.group(2)
+            text.append(bullet.group(1) + mark + " ", self._accent)
+            raw = raw[bullet.end():]
+        elif raw.startswith(">"):
+            return Text(raw, style="italic dim")
+        pos = 0
+        for m in _INLINE.finditer(raw):
+            text.append(raw[pos:m.start()])
+            token = m.group(0)
+            if m.group(1):
+                text.append(token[1:-1], self.code_style.background + Style(bold=True))
+            elif m.group(2):
+                text.append(token[2:-2], Style(bold=True))
+            else:
+                text.append(token[1:-1], Style(italic=True))
+            pos = m.end()
+        text.append(raw[pos:])
+        return text
