@@ -209,3 +209,42 @@ class Comparison:
                 continue
             thread.join(None if end is None else max(0.0, end - time.monotonic()))
         return self.finished
+
+
+class EnginePool:
+    """The engines of the open models, kept across prompts so local models load once."""
+
+    def __init__(self, engines: Sequence[Engine]) -> None:
+        self.engines = list(engines)
+
+    @classmethod
+    def for_specs(cls, specs: Sequence) -> "EnginePool":
+        """Engines for these models, the cores split among the local ones."""
+        from workbench.engines import make_engine
+
+        n_local = sum(1 for s in specs if s.is_local)
+        return cls([make_engine(spec, n_local) for spec in specs])
+
+    def preload(self) -> dict[str, str]:
+        """Load every local model now; returns {model: error} for those that failed."""
+        errors = {}
+        threads = []
+
+        def load(engine) -> None:
+            message = engine.preload()
+            if message:
+                errors[engine.name] = message
+
+        for engine in self.engines:
+            if hasattr(engine, "preload"):
+                thread = threading.Thread(target=load, args=(engine,), daemon=True)
+                thread.start()
+                threads.append(thread)
+        for thread in threads:
+            thread.join()
+        return errors
+
+    def close(self) -> None:
+        """Stop every worker."""
+        for engine in self.engines:
+            engine.close()

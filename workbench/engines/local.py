@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from multiprocessing.connection import Connection
 from typing import Any, Iterator
 
 from workbench import catalog
 from workbench.config import ModelSpec
-from workbench.engines import local_worker
 from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
 
 _CANCEL_GRACE_S = 2.0  # after this, a worker that ignores a cancel is killed
@@ -39,6 +42,14 @@ def check_gguf(path: str) -> str | None:
     if magic != b"GGUF":
         return f"not a GGUF file (no GGUF header): {path}"
     return None
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
+    """The exit status, waiting up to `timeout` seconds; None if it is still running."""
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _signal_name(code: int | None) -> str:
@@ -79,7 +90,7 @@ class LocalEngine:
     @property
     def pid(self) -> int | None:
         """The worker's process id, when one is running."""
-        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     # -- the worker -----------------------------------------------------
     def _start(self, cancel: Cancel) -> Iterator[Event]:
@@ -94,8 +105,6 @@ class LocalEngine:
             yield Failed(problem)
             return
         yield Status(f"loading {os.path.basename(path)}…")
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
         args = {
             "path": path,
             "n_ctx": self.spec.n_ctx,
@@ -103,14 +112,24 @@ class LocalEngine:
             "n_gpu_layers": self.spec.n_gpu_layers,
             "chat_format": self.spec.chat_format,
         }
-        proc = ctx.Process(
-            target=local_worker.main,
-            args=(child, args, os.getpid(), self._log),
-            name=f"workbench-{self.name}",
-            daemon=True,
-        )
-        proc.start()
-        child.close()
+        # A plain subprocess, not multiprocessing: it needs no usable sys.stderr in the parent
+        # (Textual replaces it) and leaves no resource tracker behind.
+        ours, theirs = socket.socketpair()
+        try:
+            with open(self._log, "wb") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "workbench.engines.local_worker", str(theirs.fileno()),
+                     str(os.getpid()), self._log, json.dumps(args)],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    pass_fds=(theirs.fileno(),), start_new_session=True,
+                )
+        except OSError as exc:
+            ours.close()
+            yield Failed(f"cannot start a worker for {self.name}: {exc.strerror}")
+            return
+        finally:
+            theirs.close()
+        parent = Connection(ours.detach())
         self._proc, self._conn = proc, parent
         while True:
             if cancel.is_set():
@@ -121,16 +140,14 @@ class LocalEngine:
                 ready = parent.poll(_POLL_S)
                 msg = parent.recv() if ready else None
             except (EOFError, OSError):
-                proc.join(1)
-                self._proc = None
+                code = _wait(proc, 1)
+                self._kill()
                 yield Failed(
-                    f"llama.cpp crashed loading {path} ({_signal_name(proc.exitcode)}); "
+                    f"llama.cpp crashed loading {path} ({_signal_name(code)}); "
                     "is the file truncated or corrupt?"
                 )
                 return
             if msg is None:
-                if not proc.is_alive():
-                    continue  # the EOF is read on the next poll
                 continue
             if msg[0] == "loaded":
                 self.info = msg[1]
@@ -156,9 +173,9 @@ class LocalEngine:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        if proc is not None and proc.is_alive():
+        if proc is not None and proc.poll() is None:
             proc.kill()
-            proc.join(2)
+            _wait(proc, 2)
 
     # -- the engine API -------------------------------------------------
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
@@ -193,14 +210,14 @@ class LocalEngine:
                 return
             try:
                 if not conn.poll(_POLL_S):
-                    if not proc.is_alive():
+                    if proc.poll() is not None:
                         raise EOFError
                     continue
                 msg = conn.recv()
             except (EOFError, OSError):
-                proc.join(1)
+                code = _wait(proc, 1)
                 self._kill()
-                yield Failed(f"model worker for {self.name} crashed ({_signal_name(proc.exitcode)})")
+                yield Failed(f"model worker for {self.name} crashed ({_signal_name(code)})")
                 return
             kind = msg[0]
             if kind == "token":
@@ -221,7 +238,6 @@ class LocalEngine:
                 self._conn.send(("close",))
             except OSError:
                 pass
-        proc = self._proc
-        if proc is not None:
-            proc.join(1)
+        if self._proc is not None:
+            _wait(self._proc, 1)
         self._kill()

@@ -39,14 +39,6 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _quiet(log_path: str) -> None:
-    """Send llama.cpp's chatter (fd 1 and 2) to a log file instead of the user's terminal."""
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
 def _last_log_line(log_path: str) -> str:
     """The most telling line llama.cpp wrote, for a load error."""
     try:
@@ -63,7 +55,6 @@ def _last_log_line(log_path: str) -> str:
 def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
     """Entry point of the worker process."""
     _die_with_parent(parent_pid)
-    _quiet(log_path)
     try:
         import llama_cpp
         from llama_cpp import Llama
@@ -201,3 +192,12 @@ def _explain(exc: Exception) -> str:
     if m:
         return f"prompt is {m.group(1)} tokens, longer than the context window of {m.group(2)} (raise n_ctx)"
     return f"{type(exc).__name__}: {text}"
+
+
+if __name__ == "__main__":
+    # python -m workbench.engines.local_worker FD PARENT_PID LOG_PATH SPEC_JSON
+    # (stdout and stderr already point at LOG_PATH, so llama.cpp's chatter stays off the screen)
+    import json
+    from multiprocessing.connection import Connection
+
+    main(Connection(int(sys.argv[1])), json.loads(sys.argv[4]), int(sys.argv[2]), sys.argv[3])

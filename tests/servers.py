@@ -1,0 +1,190 @@
+"""A misbehaving OpenAI-compatible server on 127.0.0.1, for faults a real server won't make on demand.
+
+(Also the fake key and `assert_one_line`, shared by the test modules.)
+
+The fault is chosen by the first part of the path, so one server covers every case:
+litellm is pointed at `api_base=f"{server.url}/<mode>/v1"` and posts to
+`/<mode>/v1/chat/completions`.
+
+Modes:
+  429       answers 429 with an OpenAI-style rate-limit error
+  500       answers 500 with an OpenAI-style server error
+  drop      streams two valid chunks, then closes the socket mid-body
+  error     streams two valid chunks, then an SSE error event, then ends
+  stall     streams two valid chunks, then says nothing more (read timeout)
+  hang      reads the request and never answers (timeout before any byte)
+  endless   streams a chunk every 50 ms until the client goes away
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A recognisably fake key: never a real provider's format (no "sk-" prefix).
+FAKE_KEY = "wb-test-key-not-real"
+KEY_ENV = "WB_TEST_KEY"
+
+MODES = ("429", "500", "drop", "error", "stall", "hang", "endless")
+
+
+def chunk(content: str | None = None, finish: str | None = None) -> dict:
+    """One `chat.completion.chunk` as an OpenAI server sends it."""
+    delta = {"content": content} if content is not None else {}
+    if content is not None:
+        delta["role"] = "assistant"
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": "fake-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # chunked bodies, so a dropped stream is visibly incomplete
+    server: "_Server"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._json(200, {"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    def do_POST(self) -> None:  # noqa: N802
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        mode = self.path.strip("/").split("/", 1)[0]
+        self.server.requests.append((mode, self.path, dict(self.headers), body))
+        if mode == "429":
+            self._json(429, {"error": {"message": "Rate limit reached for fake-model", "type": "rate_limit_error",
+                                       "code": "rate_limit_exceeded"}})
+        elif mode == "500":
+            self._json(500, {"error": {"message": "The server had an error while processing your request",
+                                       "type": "server_error"}})
+        elif mode == "hang":
+            self.server.stop.wait()
+            self.close_connection = True
+        elif mode in ("drop", "error", "stall", "endless"):
+            self._stream(mode)
+        else:
+            self._json(404, {"error": {"message": f"unknown mode {mode!r}", "type": "invalid_request_error"}})
+
+    # -- helpers --------------------------------------------------------
+    def _json(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, payload: dict) -> None:
+        self._send_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+
+    def _stream(self, mode: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self._event(chunk("Hello"))
+        self._event(chunk(" there"))
+        if mode == "drop":
+            # Close the socket without the terminating zero-length chunk: the body is cut short.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if mode == "error":
+            self._event({"error": {"message": "upstream model crashed mid-answer", "type": "server_error",
+                                   "code": 500}})
+            self._send_chunk(b"data: [DONE]\n\n")
+            self._send_chunk(b"")
+            return
+        if mode == "stall":
+            self.server.stop.wait()
+            self.close_connection = True
+            return
+        # endless: keep streaming until the client closes the connection.
+        try:
+            while not self.server.stop.is_set():
+                time.sleep(0.05)
+                self._event(chunk(" more"))
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.server.disconnects.append(time.monotonic())
+        self.close_connection = True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.stop = threading.Event()
+        self.requests: list[tuple[str, str, dict, bytes]] = []
+        self.disconnects: list[float] = []
+
+
+class FaultyServer:
+    """Runs the misbehaving server in a thread; use as a context manager."""
+
+    def __init__(self) -> None:
+        self._server = _Server()
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="faulty-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def api_base(self, mode: str) -> str:
+        """The `api_base` that selects a fault."""
+        assert mode in MODES, mode
+        return f"{self.url}/{mode}/v1"
+
+    @property
+    def requests(self) -> list[tuple[str, str, dict, bytes]]:
+        """(mode, path, headers, body) of every POST received."""
+        return self._server.requests
+
+    @property
+    def disconnects(self) -> list[float]:
+        """Monotonic times at which an `endless` stream found its client gone."""
+        return self._server.disconnects
+
+    def __enter__(self) -> "FaultyServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (bound and released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def assert_one_line(message: str | None, *secrets: str) -> None:
+    """An error fit to show a user: one non-empty line, no traceback, no key."""
+    assert message, "expected an error message"
+    assert "\n" not in message and "\r" not in message, message
+    assert "Traceback" not in message, message
+    for secret in secrets:
+        assert secret not in message, f"the key leaked into: {message}"

@@ -1,0 +1,137 @@
+"""config.py: TOML + environment → typed settings, with strict one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servers import assert_one_line
+from workbench.config import ConfigError, ModelSpec, load_settings
+
+
+def write(home: Path, text: str) -> Path:
+    path = home / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_no_config_file_gives_defaults_under_workbench_home(workbench_home: Path) -> None:
+    settings = load_settings()
+    assert settings.home == workbench_home
+    assert settings.config_path == workbench_home / "config.toml"
+    assert settings.db_path == workbench_home / "workbench.db"
+    assert settings.models_dir == workbench_home / "models"
+    assert settings.models == ()
+    assert settings.default_models == ()
+    assert settings.theme == "workbench-dark"
+
+
+def test_workbench_home_expands_tilde(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_HOME", "~/elsewhere")
+    assert load_settings().home == tmp_path / "elsewhere"
+
+
+def test_models_are_parsed_into_specs(workbench_home: Path) -> None:
+    write(workbench_home, """
+theme = "workbench-light"
+default_models = ["mine", "hosted"]
+
+[[models]]
+name = "mine"
+engine = "llama"
+path = "~/models/mine.gguf"
+n_ctx = 8192
+n_threads = 3
+n_gpu_layers = -1
+chat_format = "chatml"
+
+[[models]]
+name = "hosted"
+engine = "litellm"
+model = "openai/gpt-4o-mini"
+api_base = "http://127.0.0.1:9/v1"
+api_key_env = "MY_KEY"
+timeout = 30
+""")
+    settings = load_settings()
+    assert settings.theme == "workbench-light"
+    assert settings.default_models == ("mine", "hosted")
+    mine, hosted = settings.models
+    assert mine == ModelSpec(name="mine", engine="llama", path="~/models/mine.gguf", n_ctx=8192, n_threads=3,
+                             n_gpu_layers=-1, chat_format="chatml")
+    assert mine.is_local and not hosted.is_local
+    assert mine.resolved_path() == Path.home() / "models" / "mine.gguf"
+    assert hosted.model == "openai/gpt-4o-mini"
+    assert hosted.api_key_env == "MY_KEY"
+    assert hosted.timeout == 30
+    assert hosted.source == "config"
+
+
+def test_timeout_takes_a_float(workbench_home: Path) -> None:
+    write(workbench_home, '[[models]]\nname = "h"\nengine = "litellm"\nmodel = "openai/x"\ntimeout = 2.5\n')
+    assert load_settings().models[0].timeout == 2.5
+
+
+def test_config_and_db_options_override_paths(workbench_home: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('theme = "x"\n')
+    settings = load_settings(other, tmp_path / "log.db")
+    assert settings.config_path == other
+    assert settings.theme == "x"
+    assert settings.db_path == tmp_path / "log.db"
+
+
+def test_named_config_file_must_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as err:
+        load_settings(missing)
+    assert str(missing) in str(err.value)
+    assert "not found" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "needles"),
+    [
+        ('colour = "red"\n', ["unknown key 'colour'"]),
+        ('theme = 3\n', ["'theme'", "str"]),
+        ('default_models = "smollm2"\n', ["'default_models'", "list"]),
+        ('default_models = [1]\n', ["'default_models'"]),
+        ('[[models]]\nname = "m"\nengine = "llama"\npath = "/x.gguf"\ncolour = "red"\n',
+         ["model 'm'", "unknown key 'colour'"]),
+        ('[[models]]\nname = "m"\nengine = "llama"\npath = "/x.gguf"\nn_ctx = "big"\n',
+         ["model 'm'", "'n_ctx'", "int", "str"]),
+        ('[[models]]\nname = "m"\nengine = "llama"\npath = "/x.gguf"\nn_ctx = true\n',
+         ["model 'm'", "'n_ctx'", "bool"]),
+        ('[[models]]\nname = "m"\nengine = "litellm"\nmodel = "openai/x"\ntimeout = "soon"\n',
+         ["model 'm'", "'timeout'"]),
+        ('[[models]]\nname = "m"\nengine = "vllm"\n', ["model 'm'", "'engine'", "'vllm'"]),
+        ('[[models]]\nname = "m"\n', ["model 'm'", "'engine'"]),
+        ('[[models]]\nname = "m"\nengine = "llama"\n', ["model 'm'", "'path' is required"]),
+        ('[[models]]\nname = "m"\nengine = "litellm"\n', ["model 'm'", "'model' is required"]),
+        ('[[models]]\nengine = "llama"\npath = "/x.gguf"\n', ["models[0]", "'name'"]),
+        ('[[models]]\nname = "m"\nengine = "llama"\npath = "/a.gguf"\n'
+         '[[models]]\nname = "m"\nengine = "llama"\npath = "/b.gguf"\n', ["model 'm'", "twice"]),
+        ('models = ["m"]\n', ["models[0]", "table"]),
+        ('[[models]\nname = "m"\n', ["not valid TOML"]),
+    ],
+)
+def test_bad_config_is_one_line_naming_file_model_and_key(workbench_home: Path, body: str,
+                                                          needles: list[str]) -> None:
+    path = write(workbench_home, body)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert_one_line(message)
+    assert message.startswith(f"{path}:"), message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def test_unreadable_config_is_one_line(workbench_home: Path) -> None:
+    (workbench_home / "config.toml").write_bytes(b"\xff\xfe theme = 1")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert_one_line(str(err.value))
+    assert "cannot read" in str(err.value)

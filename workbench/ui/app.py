@@ -1,0 +1,52 @@
+"""The Textual app and the one factory that the CLI and the tests use to build it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from workbench.ui.render import CodeStyle
+from workbench.ui.screens.compare import CompareScreen
+from workbench.ui.themes import ThemeError, ThemeFile, load_themes
+
+
+class WorkbenchApp(App):
+    """Compare models side by side; everything it shows comes from the core."""
+
+    TITLE = "workbench"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
+
+    def __init__(self, entries: list, names: list[str], theme: ThemeFile, themes: dict[str, ThemeFile],
+                 request_defaults: dict | None = None, pool_factory=None) -> None:
+        super().__init__()
+        self.pool_factory = pool_factory
+        self.entries = entries
+        self.names = names
+        self.theme_file = theme
+        self.theme_files = themes
+        self.request_defaults = {"max_tokens": 1024, "temperature": None, "seed": None, "top_p": None}
+        self.request_defaults.update(request_defaults or {})
+        for tf in themes.values():
+            self.register_theme(tf.theme)
+        self.theme = theme.theme.name
+
+    def on_mount(self) -> None:
+        by_name = {e.spec.name: e.spec for e in self.entries}
+        specs = [by_name[n] for n in self.names]
+        code_style = CodeStyle(self.theme_file.code_style)
+        accent = self.theme_file.theme.primary
+        kwargs = {"pool_factory": self.pool_factory} if self.pool_factory else {}
+        self.push_screen(CompareScreen(specs, self.request_defaults, code_style, accent, **kwargs))
+
+
+def build_app(settings, entries: list, names: list[str], theme: str = "workbench-dark",
+              themes_folder: Path | None = None, request_defaults: dict | None = None,
+              pool_factory=None) -> WorkbenchApp:
+    """Build the app for the given models; raises ThemeError for an unknown theme."""
+    themes = load_themes(themes_folder)
+    if theme not in themes:
+        raise ThemeError(f"unknown theme '{theme}' (available: {', '.join(sorted(themes)) or 'none'})")
+    return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory)

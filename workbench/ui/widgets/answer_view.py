@@ -1,0 +1,162 @@
+"""A scrolling view of one streaming answer that renders only the lines on screen."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from workbench.ui.render import CodeStyle, Line, StreamDocument
+
+
+class AnswerView(ScrollView, can_focus=True):
+    """Streamed Markdown as wrapped rows; each finished line is wrapped once and kept."""
+
+    DEFAULT_CSS = """
+    AnswerView {
+        height: 1fr;
+        background: $surface;
+        scrollbar-size-vertical: 1;
+        padding: 0 0 0 1;
+    }
+    """
+
+    class Scrolled(Message):
+        """The user scrolled this view (not the view following its own output)."""
+
+        def __init__(self, view: "AnswerView", y: float) -> None:
+            super().__init__()
+            self.view = view
+            self.y = y
+
+    def __init__(self, code_style: CodeStyle, accent: str = "bold", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.doc = StreamDocument(code_style, accent=accent)
+        self.follow = True
+        """Keep the newest text in view, until the user scrolls up."""
+        self._rows: list[Strip] = []
+        self._line_start: list[int] = []
+        self._tail: list[Strip] = []
+        self._notice: list[Strip] = []
+        self._notice_text: Text | None = None
+        self._wrap_width = 0
+        self._quiet_scroll = False
+
+    # -- feeding --------------------------------------------------------
+    def append(self, text: str) -> None:
+        """Add streamed text."""
+        self._update(self.doc.feed(text))
+
+    def finish(self) -> None:
+        """The answer ended: render its last line as a finished one."""
+        self._update(self.doc.close())
+
+    def clear(self) -> None:
+        """Empty the view for a new answer."""
+        self.doc.reset()
+        self._rows.clear()
+        self._line_start.clear()
+        self._tail = []
+        self._notice_text = None
+        self._notice = []
+        self.follow = True
+        self._update(0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def set_notice(self, text: Text | None) -> None:
+        """A line shown after the answer (an error, a hint); None removes it."""
+        self._notice_text = text
+        self._update(len(self.doc.lines))
+
+    @property
+    def text(self) -> str:
+        """Everything shown, as plain text (for tests and copying)."""
+        lines = [line.text.plain for line in self.doc.lines]
+        if self.doc.partial:
+            lines.append(self.doc.partial)
+        if self._notice_text is not None:
+            lines.append(self._notice_text.plain)
+        return "\n".join(lines)
+
+    # -- layout ---------------------------------------------------------
+    def _width(self) -> int:
+        return max(0, self.scrollable_content_region.width)
+
+    def _wrap(self, line: Line, width: int) -> list[Strip]:
+        console = self.app.console
+        text = line.text
+        if line.code:
+            text = text.copy()
+            text.style = self.doc.code_style.background
+        out = []
+        for part in text.wrap(console, width, overflow="fold") or [Text()]:
+            strip = Strip(list(part.render(console)), part.cell_len)
+            if line.code:
+                strip = strip.extend_cell_length(width, self.doc.code_style.background)
+            out.append(strip)
+        return out
+
+    def _update(self, first_changed: int) -> None:
+        width = self._width()
+        if width <= 0:
+            return  # not laid out yet; on_resize wraps everything
+        if width != self._wrap_width:
+            self._wrap_width = width
+            first_changed = 0
+        cut = self._line_start[first_changed] if first_changed < len(self._line_start) else len(self._rows)
+        del self._rows[cut:]
+        del self._line_start[first_changed:]
+        for line in self.doc.lines[first_changed:]:
+            self._line_start.append(len(self._rows))
+            self._rows.extend(self._wrap(line, width))
+        partial = self.doc.render_partial()
+        self._tail = self._wrap(partial, width) if partial else []
+        self._notice = self._wrap(Line(self._notice_text, False), width) if self._notice_text else []
+        height = len(self._rows) + len(self._tail) + len(self._notice)
+        self.virtual_size = Size(width, height)
+        if self.follow and height > self.size.height:
+            self._scroll_quietly(height - self.size.height)
+        self.refresh()
+
+    def on_resize(self) -> None:
+        """Re-wrap for the new width."""
+        self._update(0)
+
+    # -- scrolling ------------------------------------------------------
+    def _scroll_quietly(self, y: float) -> None:
+        self._quiet_scroll = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        finally:
+            self._quiet_scroll = False
+
+    def sync_to(self, y: float) -> None:
+        """Scroll to `y` because another pane did (no message back)."""
+        self.follow = y >= self.max_scroll_y
+        self._scroll_quietly(y)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if not self._quiet_scroll and round(old_value) != round(new_value):
+            self.follow = new_value >= self.max_scroll_y
+            self.post_message(self.Scrolled(self, new_value))
+
+    # -- the Line API ---------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        """One screen row: a cached strip, cropped to the view."""
+        row = self.scroll_offset.y + y
+        width = self._width()
+        n_rows, n_tail = len(self._rows), len(self._tail)
+        if row < n_rows:
+            strip = self._rows[row]
+        elif row < n_rows + n_tail:
+            strip = self._tail[row - n_rows]
+        elif row < n_rows + n_tail + len(self._notice):
+            strip = self._notice[row - n_rows - n_tail]
+        else:
+            return Strip.blank(width, self.rich_style)
+        return strip.crop_extend(0, width, None).apply_style(self.rich_style)
+
+
