@@ -21,14 +21,8 @@ from typing import Any
 
 def _die_with_parent(parent_pid: int) -> None:
     """Make sure a killed app never leaves a worker behind."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-            import signal
-
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
+    # Not PR_SET_PDEATHSIG: Linux sends it when the *thread* that started the worker ends, and
+    # workers are started from short-lived engine threads, so it killed them after every answer.
 
     def watch() -> None:
         while True:

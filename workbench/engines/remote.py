@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -89,8 +90,10 @@ class RemoteEngine:
                 params[name] = value
         response = None
         finish = model_id = fingerprint = None
+        ended = threading.Event()
         try:
             response = litellm.completion(**params)
+            _close_on_cancel(response, cancel, ended)
             for chunk in response:
                 if cancel.is_set():
                     break
@@ -105,15 +108,42 @@ class RemoteEngine:
                         yield Token(piece)
                     finish = choice.finish_reason or finish
         except Exception as exc:  # litellm maps every provider failure to its own exception types
-            yield Failed(explain(exc, self.spec))
-            return
+            if not cancel.is_set():  # a cancel closes the stream under the loop: that is no failure
+                yield Failed(explain(exc, self.spec))
+                return
         finally:
+            ended.set()
             _close(response)
         yield Done(finish_reason="cancelled" if cancel.is_set() else finish, cancelled=cancel.is_set(),
                    model_id=model_id, system_fingerprint=fingerprint)
 
     def close(self) -> None:
         """Nothing is held between requests."""
+
+
+def _close_on_cancel(response: Any, cancel: Cancel, ended: threading.Event) -> None:
+    """Close the stream from a watcher thread once cancelled, so a silent server cannot delay the stop."""
+
+    def watch() -> None:
+        while not ended.is_set():
+            if cancel.wait(0.1):
+                if not ended.is_set():
+                    _interrupt(response)
+                return
+
+    threading.Thread(target=watch, name="remote-cancel", daemon=True).start()
+
+
+def _interrupt(response: Any) -> None:
+    """Shut down the socket under a read blocked in another thread (closing it does not wake the read)."""
+    http = getattr(getattr(response, "completion_stream", None), "response", None)
+    stream = (getattr(http, "extensions", None) or {}).get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _close(response: Any) -> None:
@@ -143,6 +173,12 @@ def explain(exc: Exception, spec: ModelSpec) -> str:
         return f"prompt is longer than {spec.model}'s context window"
     if name in ("Timeout", "APITimeoutError") or "timed out" in str(exc).lower():
         return f"{where} did not answer within {spec.timeout:g} s"
+    # litellm reports socket failures as HTTP 500s; the wrapped httpx error says what really happened.
+    causes = {type(e).__name__ for e in _causes(exc)}
+    if causes & {"ConnectError", "ConnectionRefusedError"}:
+        return f"cannot connect to {where}: connection refused or failed"
+    if causes & {"RemoteProtocolError", "ReadError", "ConnectionResetError"}:
+        return f"connection to {where} broke off mid-answer"
     if name == "APIConnectionError":
         text = str(exc).lower()
         if "refused" in text or "connect" in text and "error" in text:
@@ -160,6 +196,19 @@ def explain(exc: Exception, spec: ModelSpec) -> str:
     return f"{name}: {_first_line(exc)}"
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and every one it wraps (litellm → openai → httpx → the socket error)."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "original_exception", None)]
+    return found
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
@@ -167,4 +216,5 @@ def _first_line(exc: Exception) -> str:
     for prefix in ("litellm.", "Litellm"):
         if line.startswith(prefix) and " - " in line:
             line = line.split(" - ", 1)[1]
+    line = line.split(" Original exception:", 1)[0]  # litellm repeats the wrapped error after this
     return line[:240]

@@ -65,8 +65,7 @@ class CompareScreen(Screen):
 
     def _make_panes(self) -> list[AnswerPane]:
         return [
-            AnswerPane(f"{ascii_uppercase[i]}", engine.name, engine.where(), self.code_style, self.accent,
-                       id=f"pane-{i}")
+            AnswerPane(f"{ascii_uppercase[i]}", engine.name, engine.where(), self.code_style, self.accent)
             for i, engine in enumerate(self.pool.engines)
         ]
 
@@ -255,7 +254,7 @@ class CompareScreen(Screen):
 
         self.app.push_screen(ModelPicker(self.app.entries, [s.name for s in self.specs]), self._set_models)
 
-    def _set_models(self, names: list[str] | None) -> None:
+    async def _set_models(self, names: list[str] | None) -> None:
         if not names or names == [s.name for s in self.specs]:
             return
         if self.comparison is not None:
@@ -268,8 +267,8 @@ class CompareScreen(Screen):
         self._maximized = None
         self._close_pool(old)
         container = self.query_one("#panes")
-        container.remove_children()
-        container.mount_all(self._make_panes())
+        await container.remove_children()
+        await container.mount_all(self._make_panes())
         self.call_after_refresh(self._greet)
         self.call_after_refresh(self._warm_up)
 

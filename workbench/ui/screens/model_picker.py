@@ -21,7 +21,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "apply", "Open"),
+        Binding("enter", "apply", "Open", priority=True),
     ]
 
     def __init__(self, entries: list, chosen: list[str]) -> None:

@@ -43,6 +43,7 @@ class AnswerView(ScrollView, can_focus=True):
         self._notice_text: Text | None = None
         self._wrap_width = 0
         self._quiet_scroll = False
+        self._follow_pending = False
 
     # -- feeding --------------------------------------------------------
     def append(self, text: str) -> None:
@@ -116,9 +117,18 @@ class AnswerView(ScrollView, can_focus=True):
         self._notice = self._wrap(Line(self._notice_text, False), width) if self._notice_text else []
         height = len(self._rows) + len(self._tail) + len(self._notice)
         self.virtual_size = Size(width, height)
-        if self.follow and height > self.size.height:
-            self._scroll_quietly(height - self.size.height)
+        if self.follow:
+            self._scroll_quietly(height)  # clamped to the last full screen
+            if not self._follow_pending:
+                # Layout may still change the height (a scrollbar appearing): follow again after it.
+                self._follow_pending = True
+                self.call_after_refresh(self._follow_end)
         self.refresh()
+
+    def _follow_end(self) -> None:
+        self._follow_pending = False
+        if self.follow:
+            self._scroll_quietly(self.max_scroll_y)
 
     def on_resize(self) -> None:
         """Re-wrap for the new width."""
@@ -128,7 +138,7 @@ class AnswerView(ScrollView, can_focus=True):
     def _scroll_quietly(self, y: float) -> None:
         self._quiet_scroll = True
         try:
-            self.scroll_to(y=y, animate=False, immediate=True)
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
         finally:
             self._quiet_scroll = False
 
@@ -139,7 +149,7 @@ class AnswerView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if not self._quiet_scroll and round(old_value) != round(new_value):
+        if not self._quiet_scroll and old_value != new_value:
             self.follow = new_value >= self.max_scroll_y
             self.post_message(self.Scrolled(self, new_value))
 
