@@ -149,6 +149,10 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
     engines = [make_engine(e.spec, n_local) for e in chosen]
     request = Request(prompt=text, system=system, max_tokens=max_tokens, temperature=temperature,
                       seed=seed, top_p=top_p)
+    if any(not e.spec.is_local for e in chosen):
+        from workbench.engines.remote import import_litellm
+
+        import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
     comparison = Comparison(engines, request)
     live = sys.stderr.isatty() and not as_json
     interrupted = False

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Request, Token, Usage
+from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
 
 _import_lock = threading.Lock()
 _litellm: Any = None
@@ -65,11 +65,14 @@ class RemoteEngine:
         if problem:
             yield Failed(problem)
             return
+        if _litellm is None:
+            yield Status("importing litellm…")
         try:
             litellm = import_litellm()
         except ImportError as exc:
             yield Failed(f"litellm is not installed ({exc})")
             return
+        yield Status("ready", ready=True)  # the answer's clock starts now, not before the import
         params: dict[str, Any] = {
             "model": self.spec.model,
             "messages": request.messages(),
