@@ -7,7 +7,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -22,7 +22,7 @@ LONG = "Count from 1 to 500, one number per line, and nothing else."
 
 
 @pytest.fixture
-def make(request: pytest.FixtureRequest) -> Callable[..., LocalEngine]:
+def make() -> Iterator[Callable[..., LocalEngine]]:
     """Build LocalEngines that are closed when the test ends, whatever happens."""
     engines: list[LocalEngine] = []
 
@@ -186,7 +186,7 @@ def test_cancel_stops_between_tokens_and_the_engine_goes_on(make, smollm2: Model
     answer = comparison.answers[0]
     assert answer.status == "cancelled"
     assert answer.finish_reason == "cancelled"
-    assert answer.ended_at - asked < 2.0
+    assert answer.ended_at - asked < 2.5
     assert answer.tokens < 1000
     assert engine.pid == pid  # stopped between tokens, not killed
     (after,), (events,) = run([engine], Request("Say hi.", max_tokens=8))

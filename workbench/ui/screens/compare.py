@@ -158,23 +158,28 @@ class CompareScreen(Screen):
         if comparison is None:
             return
         now = time.monotonic()
+        all_done = True
         for i, (pane, answer) in enumerate(zip(self.panes, comparison.answers)):
             if self._shown[i] is not answer:  # a regenerated answer replaces the old one
                 self._shown[i] = answer
                 self._consumed[i] = 0
                 pane.view.clear()
+            # Read `finished` before the pieces: the engine thread appends its last piece
+            # before it marks the answer finished, so nothing can slip between the two reads.
+            finished = answer.finished
+            all_done = all_done and finished
             pieces = answer.pieces
             count = len(pieces)
             if count > self._consumed[i]:
                 pane.view.append("".join(pieces[self._consumed[i]:count]))
                 self._consumed[i] = count
-            if answer.finished and pane.view.doc.partial:
+            if finished and pane.view.doc.partial:
                 pane.view.finish()
-            if answer.finished and answer.error and pane.view._notice_text is None:
+            if finished and answer.error and not pane.view.has_notice:
                 pane.view.set_notice(Text(f"✗ {answer.error}", style="bold red"))
             pane.set_where(answer.where)
             pane.show_figures(answer.status, summary(answer, now))
-        if comparison.finished and all(a is s for a, s in zip(comparison.answers, self._shown)):
+        if all_done:
             self._timer.pause()
 
     # -- actions --------------------------------------------------------

@@ -72,6 +72,11 @@ class AnswerView(ScrollView, can_focus=True):
         self._update(len(self.doc.lines))
 
     @property
+    def has_notice(self) -> bool:
+        """Whether a notice line is shown."""
+        return self._notice_text is not None
+
+    @property
     def text(self) -> str:
         """Everything shown, as plain text (for tests and copying)."""
         lines = [line.text.plain for line in self.doc.lines]
