@@ -131,7 +131,8 @@ class Comparison:
                 if isinstance(event, (Done, Failed)):
                     return
         except Exception as exc:  # an engine bug must end its own pane, never the app
-            event = Failed(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            detail = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+            event = Failed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
         else:
             event = Failed("the engine ended without a result") if not cancel.is_set() else Done(cancelled=True)
         self._apply(answer, event, engine)

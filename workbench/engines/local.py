@@ -241,3 +241,7 @@ class LocalEngine:
         if self._proc is not None:
             _wait(self._proc, 1)
         self._kill()
+        try:
+            os.unlink(self._log)
+        except OSError:
+            pass
