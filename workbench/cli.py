@@ -64,6 +64,8 @@ def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config:
     settings = _settings(config, db)
     entries = _entries(settings)
     names = models or settings.default_models or tuple(e.spec.name for e in entries if e.available)[:2]
+    if not names:
+        raise Problem("no models available; `workbench models` says why")
     if len(names) > 6:
         raise Problem(f"at most 6 panes ({len(names)} models given)")
     chosen = _pick(entries, tuple(names))
@@ -112,7 +114,11 @@ def models_cmd(obj: dict, as_json: bool) -> None:
 def _read_prompt(prompt: str) -> str:
     """PROMPT is literal text or a path to a file holding it."""
     path = Path(prompt)
-    if len(prompt) < 4096 and "\n" not in prompt and path.is_file():
+    try:
+        is_file = len(prompt) < 4096 and "\n" not in prompt and path.is_file()
+    except (OSError, ValueError):  # a long one-line prompt is not a usable file name
+        is_file = False
+    if is_file:
         try:
             prompt = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

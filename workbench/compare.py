@@ -168,8 +168,8 @@ class Comparison:
             answer.status = "cancelled" if event.cancelled else "complete"
         elif isinstance(event, Failed):
             answer.ended_at = now
+            answer.error = event.message  # before the status: a reader that sees "failed" finds the error
             answer.status = "failed"
-            answer.error = event.message
 
     def cancel(self, index: int | None = None) -> None:
         """Stop one answer, or all of them; the engines stop between tokens."""
@@ -187,12 +187,11 @@ class Comparison:
             self.answers[index] = answer
             self._cancels[index] = cancel = Cancel()
 
-        def after_old() -> None:
-            if old is not None:
-                old.join()
-            self._run(index, answer, cancel)
-
-        thread = threading.Thread(target=after_old, name=f"regen-{index}", daemon=True)
+        # No join on the old thread: a local engine serves one request at a time by itself, and a
+        # hosted request may sit in a connect for its whole timeout before it sees the cancel.
+        del old
+        thread = threading.Thread(target=self._run, args=(index, answer, cancel), name=f"regen-{index}",
+                                  daemon=True)
         self._threads[index] = thread
         thread.start()
         return answer
@@ -246,6 +245,9 @@ class EnginePool:
         return errors
 
     def close(self) -> None:
-        """Stop every worker."""
-        for engine in self.engines:
-            engine.close()
+        """Stop every worker, all at once."""
+        threads = [threading.Thread(target=e.close, daemon=True) for e in self.engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)

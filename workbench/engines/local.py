@@ -74,7 +74,8 @@ class LocalEngine:
         self._proc: Any = None
         self._conn: Any = None
         self._lock = threading.Lock()
-        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}.log")
+        self._closing = Cancel()
+        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}-{id(self):x}.log")
 
     # -- describing -----------------------------------------------------
     def where(self) -> str:
@@ -132,7 +133,7 @@ class LocalEngine:
         parent = Connection(ours.detach())
         self._proc, self._conn = proc, parent
         while True:
-            if cancel.is_set():
+            if cancel.is_set() or self._closing.is_set():
                 self._kill()
                 yield Done(finish_reason="cancelled", cancelled=True)
                 return
@@ -163,7 +164,7 @@ class LocalEngine:
         with self._lock:
             if self.pid:
                 return None
-            for event in self._start(Cancel()):
+            for event in self._start(self._closing):
                 if isinstance(event, Failed):
                     return event.message
         return None
@@ -180,13 +181,26 @@ class LocalEngine:
     # -- the engine API -------------------------------------------------
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         """Send one request to the worker and relay what it says."""
-        with self._lock:
+        # Wait for our turn (a load, or the previous answer winding down) without going deaf
+        # to a cancel; the answer's clock restarts when the model is ready for it.
+        while not self._lock.acquire(timeout=_POLL_S):
+            if cancel.is_set():
+                yield Done(finish_reason="cancelled", cancelled=True)
+                return
+        try:
+            if cancel.is_set():
+                yield Done(finish_reason="cancelled", cancelled=True)
+                return
             if not self.pid:
                 for event in self._start(cancel):
                     yield event
                     if isinstance(event, (Failed, Done)):
                         return
+            else:
+                yield Status("ready", ready=True)
             yield from self._relay(request, cancel)
+        finally:
+            self._lock.release()
 
     def _relay(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         conn, proc = self._conn, self._proc
@@ -198,7 +212,7 @@ class LocalEngine:
             return
         deadline = None
         while True:
-            if cancel.is_set() and deadline is None:
+            if (cancel.is_set() or self._closing.is_set()) and deadline is None:
                 deadline = time.monotonic() + _CANCEL_GRACE_S
                 try:
                     conn.send(("cancel",))
@@ -232,7 +246,12 @@ class LocalEngine:
                 return
 
     def close(self) -> None:
-        """Stop the worker process."""
+        """Stop the worker process (a load in progress is abandoned)."""
+        self._closing.set()
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         if self._conn is not None:
             try:
                 self._conn.send(("close",))

@@ -37,7 +37,7 @@ class WorkbenchApp(App):
         by_name = {e.spec.name: e.spec for e in self.entries}
         specs = [by_name[n] for n in self.names]
         code_style = CodeStyle(self.theme_file.code_style)
-        accent = self.theme_file.theme.primary
+        accent = self.theme_file.accent
         kwargs = {"pool_factory": self.pool_factory} if self.pool_factory else {}
         self.push_screen(CompareScreen(specs, self.request_defaults, code_style, accent, **kwargs))
 

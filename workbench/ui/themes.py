@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pygments.styles import get_all_styles
+from textual.color import Color
 from textual.theme import Theme
 
 _COLOURS = ("primary", "secondary", "accent", "warning", "error", "success",
@@ -25,6 +26,8 @@ class ThemeFile:
     theme: Theme
     code_style: str
     path: Path
+    accent: str = "#5FAFFF"
+    """The primary colour as #rrggbb, for rich styles (headings, bullets) in answers."""
 
 
 def themes_dir() -> Path:
@@ -51,9 +54,11 @@ def load_theme(path: Path) -> ThemeFile:
     colours = {k: data[k] for k in _COLOURS if k in data}
     try:
         theme = Theme(name=data["name"], dark=bool(data.get("dark", True)), **colours)
-    except Exception as exc:  # Textual rejects malformed colours
-        raise ThemeError(f"{path}: {exc}") from None
-    return ThemeFile(theme, code_style, path)
+        theme.to_color_system()  # parses every colour now, not at first paint
+        accent = Color.parse(data["primary"]).hex6
+    except Exception as exc:  # noqa: BLE001 - Textual raises several kinds for a bad colour
+        raise ThemeError(f"{path}: bad colour: {exc}") from None
+    return ThemeFile(theme, code_style, path, accent)
 
 
 def load_themes(folder: Path | None = None) -> dict[str, ThemeFile]:

@@ -101,16 +101,19 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="preload")
     def _preload(self) -> None:
         """Load local models before the first prompt; failures show in their panes at once."""
+        pool = self.pool
         self.app.call_from_thread(self._show_loading)
-        errors = self.pool.preload()
-        self.app.call_from_thread(self._after_preload, errors)
+        errors = pool.preload()
+        self.app.call_from_thread(self._after_preload, pool, errors)
 
     def _show_loading(self) -> None:
         for pane, spec in zip(self.panes, self.specs):
             if getattr(spec, "is_local", False):
                 pane.show_figures("loading", "loading model…")
 
-    def _after_preload(self, errors: dict[str, str]) -> None:
+    def _after_preload(self, pool: EnginePool, errors: dict[str, str]) -> None:
+        if pool is not self.pool:
+            return  # the models were changed while these loaded
         for pane, engine in zip(self.panes, self.pool.engines):
             pane.set_where(engine.where())
             if self.comparison is not None:
@@ -128,7 +131,7 @@ class CompareScreen(Screen):
 
         try:
             import_litellm()
-        except ImportError:
+        except Exception:  # noqa: BLE001 - the remote pane reports it when it is used
             pass
 
     # -- prompting ------------------------------------------------------
@@ -150,7 +153,7 @@ class CompareScreen(Screen):
         self._timer.resume()
         self._paint()
         if self.panes:
-            self.panes[0].view.focus()
+            (self._maximized or self.panes[0]).view.focus()
 
     def _paint(self) -> None:
         """Move new text from the answers into their panes: one batch per pane per frame."""
@@ -277,7 +280,7 @@ class CompareScreen(Screen):
         self.call_after_refresh(self._greet)
         self.call_after_refresh(self._warm_up)
 
-    @work(thread=True, group="close")
+    @work(thread=True, group="close", exit_on_error=False)
     def _close_pool(self, pool: EnginePool) -> None:
         pool.close()
 

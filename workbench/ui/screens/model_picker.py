@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
@@ -35,7 +36,7 @@ class ModelPicker(ModalScreen[list[str] | None]):
             name = entry.spec.name
             label = f"{name:<20} {entry.spec.engine:<8}"
             label += "" if entry.available else f" unavailable: {entry.reason}"
-            selections.append(Selection(label, name, name in self.chosen, disabled=not entry.available))
+            selections.append(Selection(Content(label), name, name in self.chosen, disabled=not entry.available))
         with Vertical():
             yield Label("Models — Space toggles, Enter opens (1 to 6), Escape cancels", classes="hint")
             yield SelectionList[str](*selections)

@@ -58,8 +58,8 @@ class AnswerPane(Vertical):
 
     def set_where(self, where: str) -> None:
         """Show the model and where it runs."""
-        self.border_title = f"{self.label} {self.model}"
-        self.border_subtitle = where
+        self.border_title = Content(f"{self.label} {self.model}")
+        self.border_subtitle = Content(where)
 
     def show_figures(self, status: str, line: str) -> None:
         """Update the figures line (only when it changed)."""
