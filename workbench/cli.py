@@ -111,6 +111,16 @@ def models_cmd(obj: dict, as_json: bool) -> None:
         click.echo(f"{mark}{e.spec.name:<{width}}  {e.spec.engine:<7}  {e.spec.source:<7}  {e.describe()}{why}")
 
 
+def _store(settings):
+    """The log, or a one-line error naming its file."""
+    from workbench.store import Store, StoreError
+
+    try:
+        return Store(settings.db_path)
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+
+
 def _read_prompt(prompt: str) -> str:
     """PROMPT is literal text or a path to a file holding it."""
     path = Path(prompt)
@@ -159,7 +169,10 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
         from workbench.engines.remote import import_litellm
 
         import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
-    comparison = Comparison(engines, request)
+    store = _store(settings)
+    recorder = store.start_session("run")
+    comparison = Comparison(engines, request, subscribers=[recorder.on_event])
+    recorder.record(comparison)
     live = sys.stderr.isatty() and not as_json
     interrupted = False
     try:
@@ -176,6 +189,7 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
             click.echo("\r\033[K", nl=False, err=True)
         for engine in engines:
             engine.close()
+        store.close()
     if as_json:
         click.echo(json.dumps([a.as_dict() for a in comparison.answers], indent=2, ensure_ascii=False))
     else:

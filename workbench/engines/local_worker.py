@@ -60,6 +60,9 @@ def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
             model_path=spec["path"],
             n_ctx=spec["n_ctx"],
             n_threads=spec["n_threads"],
+            # llama-cpp-python defaults batch threads to every core; with several models open that
+            # oversubscribes the CPU and llama.cpp's spinning threads stall each other for seconds.
+            n_threads_batch=spec["n_threads"],
             n_gpu_layers=spec["n_gpu_layers"],
             chat_format=spec["chat_format"],
             verbose=False,
@@ -70,17 +73,7 @@ def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
         return
     chat = bool(spec["chat_format"] or llm.metadata.get("tokenizer.chat_template"))
     formatter = _chat_formatter(llm, spec)
-    conn.send(
-        (
-            "loaded",
-            {
-                "chat": chat,
-                "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-                "n_ctx": llm.n_ctx(),
-                "llama_cpp_version": getattr(llama_cpp, "__version__", "?"),
-            },
-        )
-    )
+    conn.send(("loaded", _describe(llm, llama_cpp, chat)))
     while True:
         try:
             msg = conn.recv()
@@ -90,6 +83,41 @@ def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
             return
         if msg[0] == "generate":
             _generate(conn, llm, formatter, chat, msg[1])
+
+
+def _describe(llm: Any, llama_cpp: Any, chat: bool) -> dict:
+    """What the model is, from its GGUF metadata: for the log's fingerprint of it."""
+    import hashlib
+
+    meta = llm.metadata
+    arch = meta.get("general.architecture")
+    ftypes = {getattr(llama_cpp, n): n.removeprefix("LLAMA_FTYPE_MOSTLY_").removeprefix("LLAMA_FTYPE_")
+              for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_")}
+    try:
+        file_type = ftypes.get(int(meta.get("general.file_type", "")), meta.get("general.file_type"))
+    except ValueError:
+        file_type = meta.get("general.file_type")
+    template = meta.get("tokenizer.chat_template")
+    try:
+        n_params = int(llm._model.n_params())
+    except Exception:  # noqa: BLE001 - older llama-cpp-python builds lack it
+        n_params = None
+    try:
+        context = int(meta.get(f"{arch}.context_length", "")) if arch else None
+    except ValueError:
+        context = None
+    return {
+        "chat": chat,
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "n_ctx": llm.n_ctx(),
+        "llama_cpp_version": getattr(llama_cpp, "__version__", "?"),
+        "architecture": arch,
+        "quantization": file_type,
+        "size_label": meta.get("general.size_label"),
+        "parameters": n_params,
+        "context_length": context,
+        "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest() if template else None,
+    }
 
 
 def _chat_formatter(llm: Any, spec: dict) -> Any:

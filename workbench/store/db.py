@@ -1,0 +1,97 @@
+"""Opening the log file: WAL, migrations, and one-line errors that name the file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from workbench.store.schema import KNOWN, migrations
+
+BUSY_TIMEOUT_MS = 3000
+
+
+class StoreError(Exception):
+    """The log cannot be used; the message is one line naming the file. The file is left as it was."""
+
+
+def _explain(path: Path, exc: Exception) -> str:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return f"{path}: the log is locked by another program; close it and try again"
+    if "readonly" in text or "read-only" in text or "attempt to write" in text:
+        return f"{path}: the log is read-only; choose another with --db"
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"{path}: not a workbench log (corrupt, or another kind of file); it was left untouched"
+    if "unable to open" in text:
+        return f"{path}: cannot open the log (does its folder exist and is it writable?)"
+    return f"{path}: {exc}"
+
+
+def open_db(path: Path | str, *, migrate: bool = True) -> Database:
+    """Open (creating if needed) and migrate the log; raises StoreError, never overwrites a bad file."""
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a log file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create its folder: {exc.strerror}") from None
+    try:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
+        db = Database(conn)
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Reading the schema first makes a corrupt or foreign file fail here, before any write.
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        applied = {m.name for m in migrations.applied(db)}
+        unknown = applied - KNOWN
+        if unknown:
+            raise StoreError(
+                f"{path}: made by a newer workbench (schema step {sorted(unknown)[-1]}); upgrade to open it"
+            )
+        if migrate:
+            if db.journal_mode != "wal":
+                db.enable_wal()
+            if migrations.pending(db):
+                migrations.apply(db)
+            _mark_interrupted(db)
+        return db
+    except StoreError:
+        raise
+    except sqlite3.Error as exc:
+        raise StoreError(_explain(path, exc)) from None
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that wrote a session still runs (another machine's: assume so)."""
+    if host != socket.gethostname():
+        return True
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mark_interrupted(db: Database) -> None:
+    """Answers left `streaming` by a process that is gone become `interrupted` (text kept as checkpointed)."""
+    rows = db.execute(
+        "SELECT DISTINCT s.id, s.pid, s.host FROM responses r JOIN prompts p ON p.id = r.prompt_id "
+        "JOIN sessions s ON s.id = p.session_id WHERE r.status = 'streaming'"
+    ).fetchall()
+    dead = [sid for sid, pid, host in rows if not _alive(pid, host)]
+    if dead:
+        marks = ",".join("?" * len(dead))
+        with db.conn:
+            db.execute(
+                f"UPDATE responses SET status = 'interrupted' WHERE status = 'streaming' AND prompt_id IN "
+                f"(SELECT id FROM prompts WHERE session_id IN ({marks}))",
+                dead,
+            )

@@ -1,0 +1,115 @@
+"""The schema, as `sqlite_utils.Migrations`: a database made by any earlier version opens in this one.
+
+Never edit a migration that has shipped; add a new one.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("workbench")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    """Sessions, prompts, models (by fingerprint), responses and votes."""
+    db["sessions"].create(
+        {
+            "id": int,
+            "name": str,
+            "source": str,  # app or run
+            "started_at": str,  # ISO 8601, UTC
+            "workbench_version": str,
+            "host": str,
+            "pid": int,  # of the process writing it, to tell a live session from a killed one
+        },
+        pk="id",
+    )
+    db["prompts"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "text": str,
+            "system": str,
+            "params": str,  # JSON: max_tokens, temperature, seed, top_p
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["models"].create(
+        {
+            "id": str,  # sha-256 of the fingerprint fields: same id, same model
+            "name": str,
+            "engine": str,  # llama or litellm
+            "sha256": str,
+            "path": str,
+            "architecture": str,
+            "quantization": str,
+            "parameters": int,
+            "context_length": int,
+            "chat_template_sha256": str,
+            "llama_cpp_version": str,
+            "gpu_offload": int,
+            "n_gpu_layers": int,
+            "litellm_model": str,
+            "api_host": str,
+            "provider_model_id": str,
+            "system_fingerprint": str,
+            "first_seen": str,
+        },
+        pk="id",
+    )
+    db["responses"].create(
+        {
+            "id": int,
+            "prompt_id": int,
+            "model_id": str,
+            "model_name": str,
+            "position": int,  # pane index, 0 = leftmost
+            "label": str,  # pane label shown (A, B, …)
+            "blind": int,
+            "attempt": int,  # 0, then 1, 2… for regenerations
+            "status": str,  # streaming, complete, cancelled, failed, interrupted
+            "text": str,
+            "error": str,
+            "finish_reason": str,
+            "where_run": str,
+            "ttft_ms": float,
+            "duration_ms": float,
+            "load_ms": float,
+            "prompt_tokens": int,
+            "completion_tokens": int,
+            "tokens_per_s": float,
+            "started_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("prompt_id", "prompts", "id"), ("model_id", "models", "id")],
+    )
+    db["votes"].create(
+        {
+            "id": int,
+            "prompt_id": int,
+            "created_at": str,
+            "outcome": str,  # winner, tie, both_bad
+            "winner_response_id": int,
+            "response_ids": str,  # JSON list of the responses compared
+            "scores": str,  # JSON {response_id: 1..5}
+            "note": str,
+            "blind": int,
+        },
+        pk="id",
+        foreign_keys=[("prompt_id", "prompts", "id"), ("winner_response_id", "responses", "id")],
+    )
+    db["gguf_hashes"].create(
+        {"path": str, "size": int, "mtime_ns": int, "sha256": str},
+        pk=("path", "size", "mtime_ns"),
+    )
+    db["prompts"].create_index(["session_id"])
+    db["responses"].create_index(["prompt_id"])
+    db["responses"].create_index(["status"])
+    db["votes"].create_index(["prompt_id"])
+
+
+KNOWN = {m.name for m in migrations._migrations}

@@ -1,0 +1,244 @@
+"""The single writer: a thread that owns the log's connection and applies writes in order.
+
+Nothing else writes. The UI thread and engine threads only enqueue; a streaming
+answer's text is checkpointed at most once a second per answer (never per
+token), a vote is committed the moment it is enqueued, and the final text,
+usage and figures land when the answer ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import socket
+import threading
+import time
+from concurrent.futures import Future
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench import __version__
+from workbench.store.db import StoreError, open_db
+
+CHECKPOINT_S = 1.0
+
+
+def now_iso() -> str:
+    """The time now, ISO 8601 in UTC."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Store:
+    """The log file and the thread that writes it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        open_db(self.path).conn.close()  # open and migrate here, so errors reach the caller at once
+        self._queue: queue.Queue = queue.Queue()
+        self._tickers: list[Callable[[Any], None]] = []
+        self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
+        self._ready = threading.Event()
+        self._error: Exception | None = None
+        self._thread.start()
+        self._ready.wait()
+        if self._error:
+            raise self._error
+
+    def _loop(self) -> None:
+        try:
+            db = open_db(self.path, migrate=False)
+        except StoreError as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        next_tick = time.monotonic() + CHECKPOINT_S
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if time.monotonic() >= next_tick:
+                for tick in list(self._tickers):
+                    self._run(db, tick, None)
+                next_tick = time.monotonic() + CHECKPOINT_S
+            if item is None:
+                continue
+            if item is _STOP:
+                for tick in list(self._tickers):
+                    self._run(db, tick, None)
+                db.conn.close()
+                return
+            fn, future = item
+            self._run(db, fn, future)
+
+    @staticmethod
+    def _run(db, fn, future: Future | None) -> None:
+        try:
+            with db.conn:  # one transaction per write: committed before the next one starts
+                result = fn(db)
+        except Exception as exc:  # noqa: BLE001 - a failed write is reported, and the writer goes on
+            if future is not None:
+                future.set_exception(exc)
+            return
+        if future is not None:
+            future.set_result(result)
+
+    def submit(self, fn: Callable[[Any], Any]) -> Future:
+        """Run `fn(db)` on the writer thread, in its own transaction; returns a Future of its result."""
+        future: Future = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def add_ticker(self, fn: Callable[[Any], None]) -> None:
+        """Call `fn(db)` on the writer thread about once a second (checkpoints)."""
+        self._tickers.append(fn)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every write enqueued so far is committed."""
+        self.submit(lambda db: None).result(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued (and a last checkpoint), then stop the writer."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(10)
+
+    def start_session(self, source: str, name: str | None = None) -> "Recorder":
+        """Begin a session (one per app start or `run`) and return its recorder."""
+        return Recorder(self, source, name)
+
+
+_STOP = object()
+
+
+class Recorder:
+    """Writes one session's prompts and answers; `on_event` is a `Comparison` subscriber."""
+
+    def __init__(self, store: Store, source: str, name: str | None = None) -> None:
+        self.store = store
+        self._rows: dict[int, int] = {}  # id(answer) -> responses.id, touched only on the writer thread
+        self._answers: dict[int, Any] = {}  # id(answer) -> answer, for checkpoints
+        self._written: dict[int, int] = {}  # id(answer) -> pieces written at the last checkpoint
+        self._lock = threading.Lock()
+        self._hashes: dict[str, Future] = {}  # model name -> Future of its GGUF's SHA-256
+        self._comparison = None
+        self._prompt_id: int | None = None
+        row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
+               "host": socket.gethostname(), "pid": os.getpid()}
+        self.session_id: int = store.submit(lambda db: db["sessions"].insert(row).last_pk).result(10)
+        store.add_ticker(self._checkpoint)
+
+    # -- called from the UI thread or `run` ---------------------------------
+    def record(self, comparison) -> Future:
+        """Write the prompt and a row per answer, before any event of theirs; returns the prompt id."""
+        request = comparison.request
+        answers = list(comparison.answers)
+        params = {k: getattr(request, k) for k in ("max_tokens", "temperature", "seed", "top_p")}
+        self._comparison = comparison
+        with self._lock:
+            for answer in answers:
+                self._answers[id(answer)] = answer
+
+        def write(db) -> int:
+            prompt_id = db["prompts"].insert({
+                "session_id": self.session_id, "text": request.prompt, "system": request.system,
+                "params": json.dumps(params), "created_at": now_iso(),
+            }).last_pk
+            for answer in answers:
+                self._insert(db, prompt_id, answer)
+            self._prompt_id = prompt_id
+            return prompt_id
+
+        return self.store.submit(write)
+
+    def on_event(self, answer, event) -> None:
+        """Engine threads call this for every event; only endings and new answers cause writes."""
+        from workbench.engines.base import Done, Failed
+
+        key = id(answer)
+        with self._lock:
+            new = key not in self._answers
+            if new:
+                self._answers[key] = answer
+        if new:  # a regenerated answer: a new row beside the old one
+            self.store.submit(lambda db: self._insert(db, self._prompt_id, answer))
+        if isinstance(event, (Done, Failed)):
+            self.store.submit(lambda db: self._final(db, answer))
+
+    # -- the writer thread ---------------------------------------------------
+    def _insert(self, db, prompt_id: int, answer) -> None:
+        self._rows[id(answer)] = db["responses"].insert({
+            "prompt_id": prompt_id, "model_name": answer.model, "position": answer.index,
+            "label": getattr(answer, "label", None) or chr(ord("A") + answer.index), "blind": 0,
+            "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
+            "started_at": now_iso(), "updated_at": now_iso(),
+        }).last_pk
+
+    def _checkpoint(self, db) -> None:
+        """Save the text so far of every answer still streaming (at most once a second each)."""
+        with self._lock:
+            live = [(k, a) for k, a in self._answers.items() if k in self._rows and not a.finished]
+        for key, answer in live:
+            count = len(answer.pieces)
+            if count == self._written.get(key, 0):
+                continue
+            self._written[key] = count
+            db.execute(
+                "UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
+                ["".join(answer.pieces[:count]), answer.tokens, now_iso(), self._rows[key]],
+            )
+
+    def _final(self, db, answer) -> None:
+        key = id(answer)
+        row = answer.as_dict()
+        model_id = self._model_row(db, answer)
+        db["responses"].update(self._rows[key], {
+            "status": answer.status, "text": answer.text, "error": answer.error,
+            "finish_reason": row["finish_reason"], "where_run": answer.where,
+            "ttft_ms": row["ttft_ms"], "duration_ms": row["duration_ms"], "load_ms": row["load_ms"],
+            "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
+            "tokens_per_s": row["tokens_per_s"], "updated_at": now_iso(), "model_id": model_id,
+        })
+        with self._lock:
+            self._answers.pop(key, None)
+
+    def _model_row(self, db, answer) -> str | None:
+        """Insert the answer's model fingerprint; if its GGUF is still being hashed, attach it later."""
+        from workbench.fingerprint import gguf_sha256, model_row
+
+        engine = self._comparison.engines[answer.index]
+        spec = getattr(engine, "spec", None)
+        if spec is not None and spec.is_local and answer.model not in self._hashes:
+            # Hashed once the answer is done, so it never competes with the model for the CPU.
+            self._hashes[answer.model] = gguf_sha256(self.store, str(spec.resolved_path()))
+        future = self._hashes.get(answer.model)
+        if future is not None and not future.done():
+            row_id = self._rows[id(answer)]
+
+            def attach(db) -> None:
+                row = model_row(engine, answer, future.result())
+                db["models"].insert(row, pk="id", ignore=True)
+                db["responses"].update(row_id, {"model_id": row["id"]})
+
+            future.add_done_callback(lambda _f: self.store.submit(attach))
+            return None
+        sha = future.result() if future is not None and future.exception() is None else None
+        row = model_row(engine, answer, sha)
+        db["models"].insert(row, pk="id", ignore=True)
+        return row["id"]
+
+    # -- votes (issue 4 adds the keys that cast them) -----------------------
+    def vote(self, prompt_id: int, outcome: str, response_ids: list[int], winner: int | None = None,
+             scores: dict | None = None, note: str | None = None, blind: bool = False) -> Future:
+        """Commit a vote at once."""
+        row = {"prompt_id": prompt_id, "created_at": now_iso(), "outcome": outcome,
+               "winner_response_id": winner, "response_ids": json.dumps(response_ids),
+               "scores": json.dumps(scores or {}), "note": note, "blind": int(blind)}
+        return self.store.submit(lambda db: db["votes"].insert(row).last_pk)
+
+    def response_id(self, answer) -> Future:
+        """The row id of an answer, once written."""
+        return self.store.submit(lambda db: self._rows.get(id(answer)))
