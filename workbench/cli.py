@@ -121,6 +121,33 @@ def _store(settings):
         raise Problem(str(exc)) from None
 
 
+@main.command("sessions")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def sessions_cmd(obj: dict, as_json: bool) -> None:
+    """List the sessions in the log, newest first."""
+    from workbench.store import StoreError, open_db
+    from workbench.store.queries import sessions
+
+    settings = _settings(obj["config"], obj["db"])
+    try:
+        rows = sessions(open_db(settings.db_path))
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"No sessions yet in {settings.db_path}.")
+        return
+    for s in rows:
+        first = (s["first_prompt"] or "").strip().splitlines()[0][:60] if s["first_prompt"] else ""
+        name = f" {s['name']!r}" if s["name"] else ""
+        click.echo(f"#{s['id']}{name} {s['started_at'][:19].replace('T', ' ')} {s['source']:<3}  "
+                   f"{s['prompts']} prompt{'s' if s['prompts'] != 1 else ''}, {s['answers']} answers, "
+                   f"{s['votes']} votes  [{', '.join(s['models'])}]  {first}")
+
+
 def _read_prompt(prompt: str) -> str:
     """PROMPT is literal text or a path to a file holding it."""
     path = Path(prompt)
@@ -146,10 +173,12 @@ def _read_prompt(prompt: str) -> str:
 @click.option("--temperature", type=click.FloatRange(0), help="Sampling temperature (0: greedy).")
 @click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling.")
 @click.option("--seed", type=int, help="Sampling seed, for models that take one.")
+@click.option("--name", "session_name", metavar="TEXT", help="Name the session in the log.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of answers with their figures.")
 @click.pass_obj
 def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None, max_tokens: int,
-            temperature: float | None, top_p: float | None, seed: int | None, as_json: bool) -> None:
+            temperature: float | None, top_p: float | None, seed: int | None, session_name: str | None,
+            as_json: bool) -> None:
     """Ask several models the same PROMPT at once, without the TUI.
 
     PROMPT is literal text or a path to a file.
@@ -170,7 +199,7 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
 
         import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
     store = _store(settings)
-    recorder = store.start_session("run")
+    recorder = store.start_session("run", session_name)
     comparison = Comparison(engines, request, subscribers=[recorder.on_event])
     recorder.record(comparison)
     live = sys.stderr.isatty() and not as_json

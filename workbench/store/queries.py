@@ -1,0 +1,98 @@
+"""Read queries over the log; each takes a `sqlite_utils.Database` and returns plain dicts."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from sqlite_utils import Database
+
+_ANSWERS = """
+SELECT r.*, p.session_id, p.text AS prompt_text, p.system AS prompt_system, p.params AS prompt_params,
+       p.created_at AS prompt_created_at, s.name AS session_name, s.started_at AS session_started_at,
+       s.source AS session_source
+FROM responses r
+JOIN prompts p ON p.id = r.prompt_id
+JOIN sessions s ON s.id = p.session_id
+{where}
+ORDER BY p.session_id, p.id, r.position, r.attempt
+"""
+
+MODEL_FIELDS = ("id", "name", "engine", "sha256", "path", "architecture", "quantization", "parameters",
+                "context_length", "chat_template_sha256", "llama_cpp_version", "gpu_offload", "n_gpu_layers",
+                "litellm_model", "api_host", "provider_model_id", "system_fingerprint")
+
+
+def session_exists(db: Database, session_id: int) -> bool:
+    """Whether a session of that id is in the log."""
+    return db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
+
+
+def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
+    """One dict per answer, in prompt and pane order, with its prompt, session, model fingerprint and votes.
+
+    Keys: the `responses` columns, plus `session_id`, `session_name`, `session_started_at`,
+    `session_source`, `prompt_text`, `prompt_system`, `prompt_params` (a dict), `prompt_created_at`,
+    `model` (the `models` row as a dict, or None while its fingerprint is pending) and `votes`
+    (the prompt's votes, each a dict with `outcome`, `winner_response_id`, `response_ids`,
+    `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer).
+    """
+    where, params = ("WHERE p.session_id = ?", [session_id]) if session_id is not None else ("", [])
+    models = {row["id"]: row for row in db["models"].rows}
+    votes: dict[int, list[dict]] = {}
+    vote_sql = "SELECT v.* FROM votes v JOIN prompts p ON p.id = v.prompt_id"
+    for vote in db.query(vote_sql + (" WHERE p.session_id = ?" if session_id is not None else ""), params):
+        vote["response_ids"] = json.loads(vote["response_ids"] or "[]")
+        vote["scores"] = json.loads(vote["scores"] or "{}")
+        votes.setdefault(vote["prompt_id"], []).append(vote)
+    for row in db.query(_ANSWERS.format(where=where), params):
+        row["prompt_params"] = json.loads(row["prompt_params"] or "{}")
+        model = models.get(row["model_id"])
+        row["model"] = {k: model[k] for k in MODEL_FIELDS} if model else None
+        row["votes"] = [
+            dict(v, won=(None if v["outcome"] != "winner" or row["id"] not in v["response_ids"]
+                         else v["winner_response_id"] == row["id"]))
+            for v in votes.get(row["prompt_id"], [])
+        ]
+        yield row
+
+
+def sessions(db: Database) -> list[dict]:
+    """Every session, newest first, with its prompt count, models, answer and vote counts."""
+    out = []
+    for s in db.query("SELECT * FROM sessions ORDER BY id DESC"):
+        sid = s["id"]
+        s["prompts"] = db.execute("SELECT count(*) FROM prompts WHERE session_id = ?", [sid]).fetchone()[0]
+        s["answers"] = db.execute(
+            "SELECT count(*) FROM responses r JOIN prompts p ON p.id = r.prompt_id WHERE p.session_id = ?",
+            [sid]).fetchone()[0]
+        s["models"] = [r[0] for r in db.execute(
+            "SELECT DISTINCT r.model_name FROM responses r JOIN prompts p ON p.id = r.prompt_id "
+            "WHERE p.session_id = ? ORDER BY r.position", [sid]).fetchall()]
+        s["votes"] = db.execute(
+            "SELECT count(*) FROM votes v JOIN prompts p ON p.id = v.prompt_id WHERE p.session_id = ?",
+            [sid]).fetchone()[0]
+        s["first_prompt"] = (db.execute("SELECT text FROM prompts WHERE session_id = ? ORDER BY id LIMIT 1",
+                                        [sid]).fetchone() or [None])[0]
+        out.append(s)
+    return out
+
+
+def prompts(db: Database, limit: int = 500) -> list[dict]:
+    """Recent prompts, newest first, with their session and the models that answered."""
+    rows = list(db.query(
+        "SELECT p.id, p.session_id, p.text, p.created_at, "
+        "group_concat(DISTINCT r.model_name) AS models, count(r.id) AS answers "
+        "FROM prompts p LEFT JOIN responses r ON r.prompt_id = p.id "
+        "GROUP BY p.id ORDER BY p.id DESC LIMIT ?", [limit]))
+    return rows
+
+
+def prompt_answers(db: Database, prompt_id: int) -> list[dict]:
+    """The latest attempt of each pane's answer to one prompt, in pane order."""
+    rows = list(db.query(
+        "SELECT * FROM responses WHERE prompt_id = ? ORDER BY position, attempt", [prompt_id]))
+    latest: dict[int, dict] = {}
+    for row in rows:
+        latest[row["position"]] = row
+    return [latest[k] for k in sorted(latest)]
