@@ -211,3 +211,43 @@ async def test_paint_rate_is_bounded_while_a_fast_model_streams():
         elapsed = time.monotonic() - started
         assert view.text.count("tok") == 20_000
         assert calls["n"] <= elapsed * 30 * 1.5 + 5
+
+
+async def test_answers_are_logged_and_history_reopens_them(tmp_path):
+    from workbench.store import Store
+    from workbench.ui.screens.history import HistoryScreen, RecordScreen
+
+    store = Store(tmp_path / "log.db")
+    recorder = store.start_session("app")
+    settings = load_settings()
+    engines = [ReplayEngine("a", "```python\nprint('a')\n```\n"), ReplayEngine("b", "plain b\n")]
+    specs = [ModelSpec(name=e.name, engine="replay") for e in engines]
+    app = build_app(settings, [catalog.Entry(s) for s in specs], ["a", "b"],
+                    pool_factory=lambda _s: EnginePool(engines), recorder=recorder)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _send(pilot, "first prompt")
+            screen = _screen(app)
+            await _wait(pilot, lambda: screen.comparison.finished)
+            store.flush()
+            rows = list(store_rows(tmp_path / "log.db"))
+            assert [(r["model_name"], r["status"]) for r in rows] == [("a", "complete"), ("b", "complete")]
+            assert rows[0]["text"] == "```python\nprint('a')\n```\n"
+            await pilot.press("h")
+            await _wait(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.query("DataTable")
+                        and app.screen.query_one("DataTable").row_count == 1)
+            await pilot.press("enter")
+            await _wait(pilot, lambda: isinstance(app.screen, RecordScreen))
+            await pilot.pause(0.2)
+            panes = list(app.screen.query(AnswerPane))
+            assert [p.model for p in panes] == ["a", "b"]
+            assert "print('a')" in panes[0].view.text and "plain b" in panes[1].view.text
+            assert "complete" in str(panes[0].query_one(".figures").render())
+    finally:
+        store.close()
+
+
+def store_rows(path):
+    import sqlite_utils
+
+    return sqlite_utils.Database(path).query("SELECT * FROM responses ORDER BY position")

@@ -72,11 +72,17 @@ def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config:
     from workbench.ui.app import build_app
     from workbench.ui.themes import ThemeError
 
+    store = _store(settings)
     try:
-        app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme)
+        app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme,
+                        recorder=store.start_session("app"))
     except ThemeError as exc:
+        store.close()
         raise Problem(str(exc)) from None
-    app.run()
+    try:
+        app.run()
+    finally:
+        store.close()  # commits what is queued, with a last checkpoint
 
 
 @main.command("models")

@@ -20,8 +20,9 @@ class WorkbenchApp(App):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, entries: list, names: list[str], theme: ThemeFile, themes: dict[str, ThemeFile],
-                 request_defaults: dict | None = None, pool_factory=None) -> None:
+                 request_defaults: dict | None = None, pool_factory=None, recorder=None) -> None:
         super().__init__()
+        self.recorder = recorder
         self.pool_factory = pool_factory
         self.entries = entries
         self.names = names
@@ -39,14 +40,15 @@ class WorkbenchApp(App):
         code_style = CodeStyle(self.theme_file.code_style)
         accent = self.theme_file.accent
         kwargs = {"pool_factory": self.pool_factory} if self.pool_factory else {}
+        kwargs["recorder"] = self.recorder
         self.push_screen(CompareScreen(specs, self.request_defaults, code_style, accent, **kwargs))
 
 
 def build_app(settings, entries: list, names: list[str], theme: str = "workbench-dark",
               themes_folder: Path | None = None, request_defaults: dict | None = None,
-              pool_factory=None) -> WorkbenchApp:
+              pool_factory=None, recorder=None) -> WorkbenchApp:
     """Build the app for the given models; raises ThemeError for an unknown theme."""
     themes = load_themes(themes_folder)
     if theme not in themes:
         raise ThemeError(f"unknown theme '{theme}' (available: {', '.join(sorted(themes)) or 'none'})")
-    return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory)
+    return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory, recorder)

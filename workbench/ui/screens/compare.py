@@ -36,13 +36,15 @@ class CompareScreen(Screen):
         Binding("y", "toggle_sync", "Sync scroll"),
         Binding("slash", "focus_prompt", "Prompt"),
         Binding("ctrl+o", "pick_models", "Models"),
+        Binding("h", "history", "History"),
         Binding("left", "focus_pane(-1)", "Pane left", show=False),
         Binding("right", "focus_pane(1)", "Pane right", show=False),
     ]
 
     def __init__(self, specs: list, request_defaults: dict, code_style: CodeStyle, accent: str,
-                 pool_factory: Callable[[list], EnginePool] = EnginePool.for_specs) -> None:
+                 pool_factory: Callable[[list], EnginePool] = EnginePool.for_specs, recorder=None) -> None:
         super().__init__()
+        self.recorder = recorder
         self.pool_factory = pool_factory
         self.specs = list(specs)
         self.defaults = request_defaults
@@ -144,7 +146,10 @@ class CompareScreen(Screen):
         if self.comparison is not None:
             self.comparison.cancel()
         request = Request(prompt=event.text, **self.defaults)
-        self.comparison = Comparison(self.pool.engines, request)
+        subscribers = [self.recorder.on_event] if self.recorder else []
+        self.comparison = Comparison(self.pool.engines, request, subscribers)
+        if self.recorder:
+            self.recorder.record(self.comparison)  # enqueued: the writer thread does the I/O
         self._consumed = [0] * len(self.pool.engines)
         self._shown = [None] * len(self.pool.engines)
         for pane in self.panes:
@@ -255,6 +260,15 @@ class CompareScreen(Screen):
         for pane in self.panes:
             if pane.view is not event.view:
                 pane.view.sync_to(event.y)
+
+    def action_history(self) -> None:
+        """Browse past prompts in the log."""
+        if self.recorder is None:
+            self.notify("No log is open.", severity="warning", timeout=3)
+            return
+        from workbench.ui.screens.history import HistoryScreen
+
+        self.app.push_screen(HistoryScreen(self.recorder.store.path, self.code_style, self.accent))
 
     def action_pick_models(self) -> None:
         """Choose which models get a pane."""
