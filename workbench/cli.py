@@ -47,12 +47,15 @@ def _pick(entries, names: tuple[str, ...]):
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-m", "--model", "models", multiple=True, metavar="NAME", help="Model to open a pane for (repeatable, 1-6).")
+@click.option("--blind", is_flag=True, help="Blind mode: panes A, B… shuffled per prompt, names hidden until you vote.")
+@click.option("--pool", metavar="A,B,C", help="Blind arena: each prompt goes to a pair drawn from these models.")
 @click.option("--theme", metavar="NAME", help="Theme from themes/ (default: the config's, or workbench-dark).")
 @click.option("--config", "config", metavar="FILE", help="Config file (default: $WORKBENCH_HOME/config.toml).")
 @click.option("--db", "db", metavar="FILE", help="SQLite log (default: $WORKBENCH_HOME/workbench.db).")
 @click.version_option(__version__, prog_name="workbench")
 @click.pass_context
-def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config: str | None, db: str | None) -> None:
+def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | None, theme: str | None,
+         config: str | None, db: str | None) -> None:
     """Compare language models side by side on your own prompts.
 
     With no command, opens the workbench on the models given with -m
@@ -63,10 +66,14 @@ def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config:
         return
     settings = _settings(config, db)
     entries = _entries(settings)
-    names = models or settings.default_models or tuple(e.spec.name for e in entries if e.available)[:2]
+    draw_from = [n.strip() for n in pool.split(",") if n.strip()] if pool else []
+    if pool is not None and len(set(draw_from)) < 2:
+        raise Problem("--pool needs at least two different models, e.g. --pool smollm2,gemma3-270m")
+    names = tuple(dict.fromkeys(draw_from)) or models or settings.default_models or tuple(
+        e.spec.name for e in entries if e.available)[:2]
     if not names:
         raise Problem("no models available; `workbench models` says why")
-    if len(names) > 6:
+    if len(names) > 6 and not draw_from:
         raise Problem(f"at most 6 panes ({len(names)} models given)")
     chosen = _pick(entries, tuple(names))
     from workbench.ui.app import build_app
@@ -75,7 +82,7 @@ def main(ctx: click.Context, models: tuple[str, ...], theme: str | None, config:
     store = _store(settings)
     try:
         app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme,
-                        recorder=store.start_session("app"))
+                        recorder=store.start_session("app"), blind=blind, pool=draw_from or None)
     except ThemeError as exc:
         store.close()
         raise Problem(str(exc)) from None
@@ -127,19 +134,33 @@ def _store(settings):
         raise Problem(str(exc)) from None
 
 
+def _db_option(fn):
+    """`--db FILE` on a subcommand too (`workbench run ... --db FILE`), overriding the group's."""
+    return click.option("--db", "db", metavar="FILE", help="SQLite log (default: $WORKBENCH_HOME/workbench.db).")(fn)
+
+
 @main.command("sessions")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@_db_option
 @click.pass_obj
-def sessions_cmd(obj: dict, as_json: bool) -> None:
+def sessions_cmd(obj: dict, as_json: bool, db: str | None) -> None:
     """List the sessions in the log, newest first."""
+    import sqlite3
+
     from workbench.store import StoreError, open_db
     from workbench.store.queries import sessions
 
-    settings = _settings(obj["config"], obj["db"])
+    settings = _settings(obj["config"], db or obj["db"])
     try:
-        rows = sessions(open_db(settings.db_path))
+        log = open_db(settings.db_path)
+        try:
+            rows = sessions(log)
+        finally:
+            log.conn.close()
     except StoreError as exc:
         raise Problem(str(exc)) from None
+    except sqlite3.Error as exc:  # e.g. a page that is damaged past the schema
+        raise Problem(f"{settings.db_path}: {exc}") from None
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -181,10 +202,11 @@ def _read_prompt(prompt: str) -> str:
 @click.option("--seed", type=int, help="Sampling seed, for models that take one.")
 @click.option("--name", "session_name", metavar="TEXT", help="Name the session in the log.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of answers with their figures.")
+@_db_option
 @click.pass_obj
 def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None, max_tokens: int,
             temperature: float | None, top_p: float | None, seed: int | None, session_name: str | None,
-            as_json: bool) -> None:
+            as_json: bool, db: str | None) -> None:
     """Ask several models the same PROMPT at once, without the TUI.
 
     PROMPT is literal text or a path to a file.
@@ -193,9 +215,17 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
     from workbench.engines import make_engine
     from workbench.engines.base import Request
 
+    from workbench.store import StoreError
+
     text = _read_prompt(prompt)
-    settings = _settings(obj["config"], obj["db"])
+    settings = _settings(obj["config"], db or obj["db"])
     chosen = _pick(_entries(settings), models)
+    store = _store(settings)  # a bad log fails before any model is loaded
+    try:
+        recorder = store.start_session("run", session_name)
+    except StoreError as exc:
+        store.close()
+        raise Problem(str(exc)) from None
     n_local = sum(1 for e in chosen if e.spec.is_local)
     engines = [make_engine(e.spec, n_local) for e in chosen]
     request = Request(prompt=text, system=system, max_tokens=max_tokens, temperature=temperature,
@@ -204,8 +234,6 @@ def run_cmd(obj: dict, prompt: str, models: tuple[str, ...], system: str | None,
         from workbench.engines.remote import import_litellm
 
         import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
-    store = _store(settings)
-    recorder = store.start_session("run", session_name)
     comparison = Comparison(engines, request, subscribers=[recorder.on_event])
     recorder.record(comparison)
     live = sys.stderr.isatty() and not as_json
@@ -254,3 +282,86 @@ def _print_answer(a) -> None:
     if a.text:
         click.echo(a.text.rstrip())
     click.echo()
+
+
+@main.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["jsonl", "csv", "markdown", "html"]),
+              help="jsonl (one object per answer), csv, markdown, or html (one self-contained report).")
+@click.option("--session", "session_id", type=int, metavar="ID", help="Only this session (default: every session).")
+@click.option("-o", "--output", "output", metavar="FILE", help="Write to FILE (default: standard output).")
+@_db_option
+@click.pass_obj
+def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, db: str | None) -> None:
+    """Export the log's answers, with prompts, fingerprints, figures and votes."""
+    import sqlite3
+
+    from workbench import export
+    from workbench.store import StoreError, open_db
+    from workbench.store.queries import session_exists
+
+    settings = _settings(obj["config"], db or obj["db"])
+    if not settings.db_path.exists():  # never create an empty log just to export it (a mistyped --db)
+        raise Problem(f"{settings.db_path}: no log there yet (`workbench run` or the app makes one)")
+    try:
+        log = open_db(settings.db_path)
+        try:
+            if session_id is not None and not session_exists(log, session_id):
+                raise Problem(f"no session {session_id} in {settings.db_path} (`workbench sessions` lists them)")
+            if output is None:
+                _export_stdout(export, fmt, log, session_id)
+            else:
+                count = _export_file(export, fmt, log, session_id, Path(output))
+                click.echo(f"Wrote {count} answer{'s' * (count != 1)} to {output}.", err=True)
+        finally:
+            log.conn.close()
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise Problem(f"{settings.db_path}: cannot read the log: {exc}") from None
+
+
+def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:
+    """Stream to standard output as UTF-8 whatever the locale; a reader that stops early (`| head`) is fine."""
+    import io
+
+    stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    try:
+        count = export.write(fmt, db, stream, session_id)
+        stream.flush()
+        return count
+    except BrokenPipeError:
+        sys.stderr.close()  # nothing more to say to a closed pipe, and no traceback at exit
+        sys.exit(0)
+    finally:
+        try:
+            stream.detach()
+        except (ValueError, OSError):
+            pass
+
+
+def _export_file(export, fmt: str, db, session_id: int | None, path: Path) -> int:
+    """Write beside the target and rename over it, so a failed export never leaves a half file."""
+    import os
+    import tempfile
+
+    if path.is_dir():
+        raise Problem(f"{path}: is a folder; name a file with -o")
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise Problem(f"{path}: cannot write there: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            count = export.write(fmt, db, out, session_id)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an export gets the usual permissions
+        os.replace(tmp, path)
+        return count
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -218,11 +218,13 @@ class EnginePool:
         self.engines = list(engines)
 
     @classmethod
-    def for_specs(cls, specs: Sequence) -> "EnginePool":
-        """Engines for these models, the cores split among the local ones."""
+    def for_specs(cls, specs: Sequence, at_once: int | None = None) -> "EnginePool":
+        """Engines for these models, the cores split among the local ones that run at once."""
         from workbench.engines import make_engine
 
         n_local = sum(1 for s in specs if s.is_local)
+        if at_once:
+            n_local = min(n_local, at_once)
         return cls([make_engine(spec, n_local) for spec in specs])
 
     def preload(self) -> dict[str, str]:

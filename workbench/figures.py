@@ -26,3 +26,11 @@ def summary(answer, now: float | None = None) -> str:
     if answer.started_at:
         parts.append(ms(answer.elapsed_ms(now)))
     return " · ".join(parts)
+
+
+def blind_summary(answer, now: float | None = None) -> str:
+    """Figures that cannot betray the engine: status, tokens so far and elapsed time."""
+    now = now or time.monotonic()
+    count = answer.completion_tokens if answer.completion_tokens is not None else answer.tokens
+    status = "waiting" if answer.status == "loading" else answer.status
+    return f"{status} · {count} tok"

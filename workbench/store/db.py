@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -32,7 +33,11 @@ def _explain(path: Path, exc: Exception) -> str:
 
 
 def open_db(path: Path | str, *, migrate: bool = True) -> Database:
-    """Open (creating if needed) and migrate the log; raises StoreError, never overwrites a bad file."""
+    """Open (creating if needed) and migrate the log; raises StoreError, never overwrites a bad file.
+
+    With `migrate` (the default) the file must also be writable now: a read-only or locked log
+    fails here, within the busy timeout, rather than at the first answer.
+    """
     path = Path(path)
     if path.is_dir():
         raise StoreError(f"{path}: is a folder, not a log file")
@@ -40,19 +45,26 @@ def open_db(path: Path | str, *, migrate: bool = True) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"{path}: cannot create its folder: {exc.strerror}") from None
+    conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
         db = Database(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         # Reading the schema first makes a corrupt or foreign file fail here, before any write.
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         applied = {m.name for m in migrations.applied(db)}
         unknown = applied - KNOWN
         if unknown:
             raise StoreError(
                 f"{path}: made by a newer workbench (schema step {sorted(unknown)[-1]}); upgrade to open it"
             )
+        if not applied and tables - {"_sqlite_migrations"} - {t for t in tables if t.startswith("sqlite_")}:
+            # Another program's database: adding our tables (or WAL) to it would be overwriting it.
+            raise StoreError(f"{path}: a SQLite file, but not a workbench log; it was left untouched")
         if migrate:
+            # Take (and drop) the write lock first: read-only or locked fails before anything changes.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
             if db.journal_mode != "wal":
                 db.enable_wal()
             if migrations.pending(db):
@@ -60,12 +72,22 @@ def open_db(path: Path | str, *, migrate: bool = True) -> Database:
             _mark_interrupted(db)
         return db
     except StoreError:
+        _close(conn)
         raise
     except sqlite3.Error as exc:
+        _close(conn)
         raise StoreError(_explain(path, exc)) from None
 
 
-def _alive(pid: int | None, host: str | None) -> bool:
+def _close(conn: sqlite3.Connection | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+
+
+def _alive(pid: int | None, host: str | None, started_at: str | None) -> bool:
     """Whether the process that wrote a session still runs (another machine's: assume so)."""
     if host != socket.gethostname():
         return True
@@ -76,17 +98,36 @@ def _alive(pid: int | None, host: str | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
+        pass
+    # The pid exists; on Linux make sure it is still *that* process: not a zombie nobody reaped
+    # yet, and not a newer process that reused the pid (after a reboot, say).
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as fh:
+            boot = next(float(ln.split()[1]) for ln in fh if ln.startswith("btime "))
+    except (OSError, StopIteration, IndexError, ValueError):
         return True
+    if fields[0] in ("Z", "X"):
+        return False
+    if started_at:
+        try:
+            began = datetime.fromisoformat(started_at).timestamp()
+        except ValueError:
+            return True
+        process_start = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        if process_start > began + 2:  # clock ticks and btime are coarse: allow a little
+            return False
     return True
 
 
 def _mark_interrupted(db: Database) -> None:
     """Answers left `streaming` by a process that is gone become `interrupted` (text kept as checkpointed)."""
     rows = db.execute(
-        "SELECT DISTINCT s.id, s.pid, s.host FROM responses r JOIN prompts p ON p.id = r.prompt_id "
+        "SELECT DISTINCT s.id, s.pid, s.host, s.started_at FROM responses r JOIN prompts p ON p.id = r.prompt_id "
         "JOIN sessions s ON s.id = p.session_id WHERE r.status = 'streaming'"
     ).fetchall()
-    dead = [sid for sid, pid, host in rows if not _alive(pid, host)]
+    dead = [sid for sid, pid, host, started in rows if not _alive(pid, host, started)]
     if dead:
         marks = ",".join("?" * len(dead))
         with db.conn:

@@ -81,7 +81,9 @@ def sessions(db: Database) -> list[dict]:
 def prompts(db: Database, limit: int = 500) -> list[dict]:
     """Recent prompts, newest first, with their session and the models that answered."""
     rows = list(db.query(
-        "SELECT p.id, p.session_id, p.text, p.created_at, "
+        "SELECT p.id, p.session_id, p.text, p.created_at, coalesce(p.blind, 0) AS blind, "
+        "EXISTS (SELECT 1 FROM votes v WHERE v.prompt_id = p.id AND v.retracted_at IS NULL "
+        "        AND v.outcome IS NOT NULL) AS voted, "
         "group_concat(DISTINCT r.model_name) AS models, count(r.id) AS answers "
         "FROM prompts p LEFT JOIN responses r ON r.prompt_id = p.id "
         "GROUP BY p.id ORDER BY p.id DESC LIMIT ?", [limit]))
@@ -96,3 +98,40 @@ def prompt_answers(db: Database, prompt_id: int) -> list[dict]:
     for row in rows:
         latest[row["position"]] = row
     return [latest[k] for k in sorted(latest)]
+
+
+def battles(db: Database, tag: str | None = None, session_id: int | None = None, since: str | None = None,
+            until: str | None = None, blind_only: bool = False) -> list:
+    """The log's votes as pairwise battles: a winner beats each other answer shown; ties and both-bad tie all."""
+    from workbench.arena import Battle
+
+    where = ["v.retracted_at IS NULL"]
+    params: list = []
+    if session_id is not None:
+        where.append("p.session_id = ?")
+        params.append(session_id)
+    if since:
+        where.append("v.created_at >= ?")
+        params.append(since)
+    if until:
+        where.append("v.created_at < ?")
+        params.append(until)
+    if blind_only:
+        where.append("v.blind = 1")
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(coalesce(p.tags, '[]')) WHERE value = ?)")
+        params.append(tag)
+    sql = ("SELECT v.outcome, v.winner_response_id, v.response_ids FROM votes v "
+           "JOIN prompts p ON p.id = v.prompt_id WHERE " + " AND ".join(where) + " ORDER BY v.id")
+    names = {r[0]: r[1] for r in db.execute("SELECT id, model_name FROM responses").fetchall()}
+    out = []
+    for outcome, winner, ids in db.execute(sql, params).fetchall():
+        ids = [i for i in json.loads(ids or "[]") if i in names]
+        if outcome == "winner" and winner in names:
+            out += [Battle(names[winner], names[i], "model_a") for i in ids
+                    if i != winner and names[i] != names[winner]]
+        elif outcome in ("tie", "both_bad"):
+            label = "tie" if outcome == "tie" else "tie (bothbad)"
+            out += [Battle(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]
+                    if names[a] != names[b]]
+    return out

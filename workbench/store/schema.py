@@ -112,4 +112,13 @@ def m001_initial(db: Database) -> None:
     db["votes"].create_index(["prompt_id"])
 
 
+@migrations()
+def m002_votes_and_tags(db: Database) -> None:
+    """Votes can be changed or undone (retracted, never deleted) and record what was shown; prompts get tags."""
+    db["votes"].add_column("retracted_at", str)
+    db["votes"].add_column("shown", str)  # JSON: the panes as shown, label → model, and the order
+    db["prompts"].add_column("tags", str)  # JSON list
+    db["prompts"].add_column("blind", int)
+
+
 KNOWN = {m.name for m in migrations._migrations}

@@ -12,15 +12,17 @@ import json
 import os
 import queue
 import socket
+import sqlite3
 import threading
 import time
 from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from workbench import __version__
-from workbench.store.db import StoreError, open_db
+from workbench.store.db import StoreError, _explain, open_db
 
 CHECKPOINT_S = 1.0
 
@@ -41,6 +43,9 @@ class Store:
         self._thread = threading.Thread(target=self._loop, name="store-writer", daemon=True)
         self._ready = threading.Event()
         self._error: Exception | None = None
+        self._closed = False
+        self._guard = threading.Lock()
+        self._pending: set[Future] = set()  # work that will still write (GGUF hashes): close waits for it
         self._thread.start()
         self._ready.wait()
         if self._error:
@@ -89,8 +94,22 @@ class Store:
     def submit(self, fn: Callable[[Any], Any]) -> Future:
         """Run `fn(db)` on the writer thread, in its own transaction; returns a Future of its result."""
         future: Future = Future()
-        self._queue.put((fn, future))
+        with self._guard:
+            if self._closed:  # the writer is gone: fail at once rather than leave the caller waiting
+                future.set_exception(StoreError(f"{self.path}: the log is closed"))
+            else:
+                self._queue.put((fn, future))
         return future
+
+    def hold(self, future: Future) -> None:
+        """Make `close` wait for `future`: work off the writer thread that has more to write."""
+        with self._guard:
+            self._pending.add(future)
+        future.add_done_callback(self._release)
+
+    def _release(self, future: Future) -> None:
+        with self._guard:
+            self._pending.discard(future)
 
     def add_ticker(self, fn: Callable[[Any], None]) -> None:
         """Call `fn(db)` on the writer thread about once a second (checkpoints)."""
@@ -102,13 +121,31 @@ class Store:
 
     def close(self) -> None:
         """Commit what is queued (and a last checkpoint), then stop the writer."""
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(10)
+        deadline = time.monotonic() + 60
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:
+                self.flush()  # queued writes (an answer's end) may start more work (hashing its GGUF)
+            except Exception:  # noqa: BLE001 - a stuck writer must not stop the close
+                break
+            with self._guard:
+                pending = list(self._pending)
+            if not pending:
+                break
+            wait_futures(pending, timeout=max(0.0, deadline - time.monotonic()))
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            if self._thread.is_alive():
+                self._queue.put(_STOP)
+        self._thread.join(10)
 
     def start_session(self, source: str, name: str | None = None) -> "Recorder":
         """Begin a session (one per app start or `run`) and return its recorder."""
-        return Recorder(self, source, name)
+        try:
+            return Recorder(self, source, name)
+        except sqlite3.Error as exc:  # locked or read-only since it was opened
+            raise StoreError(_explain(self.path, exc)) from None
 
 
 _STOP = object()
@@ -126,13 +163,15 @@ class Recorder:
         self._hashes: dict[str, Future] = {}  # model name -> Future of its GGUF's SHA-256
         self._comparison = None
         self._prompt_id: int | None = None
+        self._prompts: dict[int, int] = {}  # id(comparison) -> prompts.id, writer thread only
+        self._blind: dict[int, int] = {}  # prompts.id -> 1 when its panes were shown blind
         row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
                "host": socket.gethostname(), "pid": os.getpid()}
         self.session_id: int = store.submit(lambda db: db["sessions"].insert(row).last_pk).result(10)
         store.add_ticker(self._checkpoint)
 
     # -- called from the UI thread or `run` ---------------------------------
-    def record(self, comparison) -> Future:
+    def record(self, comparison, blind: bool = False, tags: list[str] | None = None) -> Future:
         """Write the prompt and a row per answer, before any event of theirs; returns the prompt id."""
         request = comparison.request
         answers = list(comparison.answers)
@@ -145,11 +184,14 @@ class Recorder:
         def write(db) -> int:
             prompt_id = db["prompts"].insert({
                 "session_id": self.session_id, "text": request.prompt, "system": request.system,
-                "params": json.dumps(params), "created_at": now_iso(),
+                "params": json.dumps(params), "created_at": now_iso(), "blind": int(blind),
+                "tags": json.dumps(list(tags or [])),
             }).last_pk
+            self._blind[prompt_id] = int(blind)
             for answer in answers:
                 self._insert(db, prompt_id, answer)
             self._prompt_id = prompt_id
+            self._prompts[id(comparison)] = prompt_id
             return prompt_id
 
         return self.store.submit(write)
@@ -172,7 +214,7 @@ class Recorder:
     def _insert(self, db, prompt_id: int, answer) -> None:
         self._rows[id(answer)] = db["responses"].insert({
             "prompt_id": prompt_id, "model_name": answer.model, "position": answer.index,
-            "label": getattr(answer, "label", None) or chr(ord("A") + answer.index), "blind": 0,
+            "label": chr(ord("A") + answer.index), "blind": self._blind.get(prompt_id, 0),
             "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
             "started_at": now_iso(), "updated_at": now_iso(),
         }).last_pk
@@ -217,27 +259,108 @@ class Recorder:
         future = self._hashes.get(answer.model)
         if future is not None and not future.done():
             row_id = self._rows[id(answer)]
+            attached: Future = Future()
+            self.store.hold(attached)  # so that `close` does not stop the writer before the row lands
 
             def attach(db) -> None:
-                row = model_row(engine, answer, future.result())
+                sha = future.result() if future.exception() is None else None
+                row = model_row(engine, answer, sha)
                 db["models"].insert(row, pk="id", ignore=True)
                 db["responses"].update(row_id, {"model_id": row["id"]})
 
-            future.add_done_callback(lambda _f: self.store.submit(attach))
+            def hashed(_f: Future) -> None:
+                self.store.submit(attach).add_done_callback(lambda _g: attached.set_result(None))
+
+            future.add_done_callback(hashed)
             return None
         sha = future.result() if future is not None and future.exception() is None else None
         row = model_row(engine, answer, sha)
         db["models"].insert(row, pk="id", ignore=True)
         return row["id"]
 
-    # -- votes (issue 4 adds the keys that cast them) -----------------------
+    # -- votes, scores and tags ---------------------------------------------
+    def cast(self, comparison, outcome: str | None, winner_index: int | None = None,
+             blind: bool = False, shown: dict | None = None) -> Future:
+        """Commit a vote on the comparison's current answers at once; it replaces the prompt's earlier vote.
+
+        `outcome` is winner, tie or both_bad. Scores and a note already given carry over.
+        """
+        answers = list(comparison.answers)
+
+        def write(db) -> int:
+            prompt_id = self._prompts[id(comparison)]
+            ids = [self._rows[id(a)] for a in answers if id(a) in self._rows]
+            winner = self._rows.get(id(answers[winner_index])) if winner_index is not None else None
+            previous = db.execute("SELECT scores, note FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
+                                  "ORDER BY id DESC LIMIT 1", [prompt_id]).fetchone()
+            self._retract(db, prompt_id)
+            return db["votes"].insert({
+                "prompt_id": prompt_id, "created_at": now_iso(), "outcome": outcome,
+                "winner_response_id": winner, "response_ids": json.dumps(ids),
+                "scores": previous[0] if previous else "{}", "note": previous[1] if previous else None,
+                "blind": int(blind), "shown": json.dumps(shown) if shown else None,
+            }).last_pk
+
+        return self.store.submit(write)
+
+    def score(self, comparison, scores: dict[int, int], note: str | None) -> Future:
+        """Per-answer scores (pane index → 1..5) and a note, kept on the prompt's vote."""
+        answers = list(comparison.answers)
+
+        def write(db) -> None:
+            prompt_id = self._prompts[id(comparison)]
+            by_row = {str(self._rows[id(answers[i])]): v for i, v in scores.items() if id(answers[i]) in self._rows}
+            current = db.execute("SELECT id FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
+                                 "ORDER BY id DESC LIMIT 1", [prompt_id]).fetchone()
+            if current:
+                db["votes"].update(current[0], {"scores": json.dumps(by_row), "note": note})
+            else:  # scores before (or without) a vote: a vote row with no outcome holds them
+                ids = [self._rows[id(a)] for a in answers if id(a) in self._rows]
+                db["votes"].insert({"prompt_id": prompt_id, "created_at": now_iso(), "outcome": None,
+                                    "response_ids": json.dumps(ids), "scores": json.dumps(by_row),
+                                    "note": note, "blind": 0})
+
+        return self.store.submit(write)
+
+    def undo(self, comparison) -> Future:
+        """Withdraw the prompt's vote (kept in the log as retracted)."""
+        return self.store.submit(lambda db: self._retract(db, self._prompts[id(comparison)]))
+
+    def tag(self, comparison, tags: list[str]) -> Future:
+        """Set the prompt's tags."""
+        return self.store.submit(lambda db: db["prompts"].update(self._prompts[id(comparison)],
+                                                                 {"tags": json.dumps(tags)}))
+
+    def pair_votes(self) -> Future:
+        """Votes so far per unordered pair of model names, for drawing blind pairs that need votes."""
+        from workbench.store.queries import battles
+
+        def read(db) -> dict:
+            counts: dict = {}
+            for b in battles(db):
+                key = tuple(sorted((b.model_a, b.model_b)))
+                counts[key] = counts.get(key, 0) + 1
+            return counts
+
+        return self.store.submit(read)
+
+    @staticmethod
+    def _retract(db, prompt_id: int) -> None:
+        db.execute("UPDATE votes SET retracted_at = ? WHERE prompt_id = ? AND retracted_at IS NULL",
+                   [now_iso(), prompt_id])
+
     def vote(self, prompt_id: int, outcome: str, response_ids: list[int], winner: int | None = None,
              scores: dict | None = None, note: str | None = None, blind: bool = False) -> Future:
-        """Commit a vote at once."""
+        """Commit a vote given by row ids (for scripts and tests; the app uses `cast`)."""
         row = {"prompt_id": prompt_id, "created_at": now_iso(), "outcome": outcome,
                "winner_response_id": winner, "response_ids": json.dumps(response_ids),
                "scores": json.dumps(scores or {}), "note": note, "blind": int(blind)}
-        return self.store.submit(lambda db: db["votes"].insert(row).last_pk)
+
+        def write(db) -> int:
+            self._retract(db, prompt_id)
+            return db["votes"].insert(row).last_pk
+
+        return self.store.submit(write)
 
     def response_id(self, answer) -> Future:
         """The row id of an answer, once written."""

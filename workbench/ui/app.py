@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
+from workbench.compare import EnginePool
 from workbench.ui.render import CodeStyle
 from workbench.ui.screens.compare import CompareScreen
 from workbench.ui.themes import ThemeError, ThemeFile, load_themes
@@ -20,8 +21,11 @@ class WorkbenchApp(App):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, entries: list, names: list[str], theme: ThemeFile, themes: dict[str, ThemeFile],
-                 request_defaults: dict | None = None, pool_factory=None, recorder=None) -> None:
+                 request_defaults: dict | None = None, pool_factory=None, recorder=None,
+                 blind: bool = False, pool: list[str] | None = None) -> None:
         super().__init__()
+        self.blind = blind
+        self.draw_from = pool
         self.recorder = recorder
         self.pool_factory = pool_factory
         self.entries = entries
@@ -41,14 +45,21 @@ class WorkbenchApp(App):
         accent = self.theme_file.accent
         kwargs = {"pool_factory": self.pool_factory} if self.pool_factory else {}
         kwargs["recorder"] = self.recorder
+        kwargs["blind"] = self.blind
+        if self.draw_from:
+            kwargs["pool"] = self.draw_from
+            if not self.pool_factory:
+                kwargs["pool_factory"] = lambda specs: EnginePool.for_specs(specs, at_once=2)
         self.push_screen(CompareScreen(specs, self.request_defaults, code_style, accent, **kwargs))
 
 
 def build_app(settings, entries: list, names: list[str], theme: str = "workbench-dark",
               themes_folder: Path | None = None, request_defaults: dict | None = None,
-              pool_factory=None, recorder=None) -> WorkbenchApp:
+              pool_factory=None, recorder=None, blind: bool = False,
+              pool: list[str] | None = None) -> WorkbenchApp:
     """Build the app for the given models; raises ThemeError for an unknown theme."""
     themes = load_themes(themes_folder)
     if theme not in themes:
         raise ThemeError(f"unknown theme '{theme}' (available: {', '.join(sorted(themes)) or 'none'})")
-    return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory, recorder)
+    return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory, recorder,
+                        blind, pool)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
-from string import ascii_uppercase
 
 from rich.text import Text
 from textual import on, work
@@ -14,35 +14,50 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from workbench.blind import LABELS, draw_pair, shuffled_order
 from workbench.compare import Comparison, EnginePool
 from workbench.engines.base import Request
-from workbench.figures import summary
+from workbench.figures import blind_summary, summary
 from workbench.ui.render import CodeStyle
+from workbench.ui.screens.voting import VotingMixin
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.answer_view import AnswerView
 from workbench.ui.widgets.prompt_bar import PromptBar
 
 FRAME_S = 1 / 30  # paint at most ~30 times a second
+STREAMING = {"stop_all", "stop_one"}
+NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate"}
 
 
-class CompareScreen(Screen):
-    """Sends each prompt to every open model and streams the answers side by side."""
+class CompareScreen(VotingMixin, Screen):
+    """Sends each prompt to the open models and streams the answers side by side."""
 
     BINDINGS = [
         Binding("escape", "stop_all", "Stop all"),
         Binding("s", "stop_one", "Stop pane"),
+        Binding("1", "vote(0)", "Winner", key_display="1-6"),
+        *(Binding(str(n + 1), f"vote({n})", f"{LABELS[n]} wins", show=False) for n in range(1, 6)),
+        Binding("t", "tie", "Tie"),
+        Binding("b", "both_bad", "Both bad"),
+        Binding("u", "undo", "Undo vote"),
+        Binding("e", "score", "Scores"),
+        Binding("number_sign", "tags", "Tags", key_display="#"),
         Binding("r", "regenerate", "Regenerate"),
         Binding("z", "maximize", "Maximise"),
-        Binding("y", "toggle_sync", "Sync scroll"),
+        Binding("y", "toggle_sync", "Sync scroll", show=False),
+        Binding("ctrl+b", "toggle_blind", "Blind"),
         Binding("slash", "focus_prompt", "Prompt"),
-        Binding("ctrl+o", "pick_models", "Models"),
-        Binding("h", "history", "History"),
+        Binding("ctrl+o", "pick_models", "Models", show=False),
+        Binding("h", "history", "History", show=False),
+        Binding("l", "leaderboard", "Leaderboard", show=False),
+        Binding("question_mark", "app.show_help_panel", "Keys", key_display="?"),
         Binding("left", "focus_pane(-1)", "Pane left", show=False),
         Binding("right", "focus_pane(1)", "Pane right", show=False),
     ]
 
     def __init__(self, specs: list, request_defaults: dict, code_style: CodeStyle, accent: str,
-                 pool_factory: Callable[[list], EnginePool] = EnginePool.for_specs, recorder=None) -> None:
+                 pool_factory: Callable[[list], EnginePool] = EnginePool.for_specs, recorder=None,
+                 blind: bool = False, pool: list[str] | None = None, seed: int | None = None) -> None:
         super().__init__()
         self.recorder = recorder
         self.pool_factory = pool_factory
@@ -51,8 +66,19 @@ class CompareScreen(Screen):
         self.code_style = code_style
         self.accent = accent
         self.pool = self.pool_factory(self.specs)
+        self.draw_from = list(pool or [])
+        """Blind arena: each prompt goes to a pair drawn from these models."""
+        self.blind = blind or bool(self.draw_from)
+        self.rng = random.Random(seed)
         self.comparison: Comparison | None = None
+        self.blind_now = False
+        self.revealed = True
+        self.vote: tuple[str, int | None] | None = None
+        self.scores: dict[int, int] = {}
+        self.note = ""
+        self.tags: list[str] = []
         self.sync_scroll = True
+        self._pair_votes: dict = {}
         self._consumed: list[int] = []
         self._shown: list[object] = []
         self._maximized: AnswerPane | None = None
@@ -61,15 +87,21 @@ class CompareScreen(Screen):
     # -- building -------------------------------------------------------
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
-            yield from self._make_panes()
+            yield from self._make_panes(self._first_engines())
         yield PromptBar(self._params_text())
         yield Footer()
 
-    def _make_panes(self) -> list[AnswerPane]:
-        return [
-            AnswerPane(f"{ascii_uppercase[i]}", engine.name, engine.where(), self.code_style, self.accent)
-            for i, engine in enumerate(self.pool.engines)
-        ]
+    def _first_engines(self) -> list:
+        return self.pool.engines[:2] if self.draw_from else self.pool.engines
+
+    def _make_panes(self, engines: list) -> list[AnswerPane]:
+        panes = []
+        for i, engine in enumerate(engines):
+            pane = AnswerPane(LABELS[i], engine.name, engine.where(), self.code_style, self.accent)
+            if self.blind:  # before the first prompt too: no name on screen until a vote
+                pane.set_identity(LABELS[i], "?", "", hidden=True)
+            panes.append(pane)
+        return panes
 
     def _params_text(self) -> str:
         d = self.defaults
@@ -78,6 +110,8 @@ class CompareScreen(Screen):
             parts.append(f"T {d['temperature']:g}")
         if d.get("seed") is not None:
             parts.append(f"seed {d['seed']}")
+        if self.blind:
+            parts.append("blind" + (f" · pool of {len(self.draw_from)}" if self.draw_from else ""))
         return " · ".join(parts)
 
     @property
@@ -90,13 +124,21 @@ class CompareScreen(Screen):
         self.query_one(PromptBar).input.focus()
         self._greet()
         self.call_after_refresh(self._warm_up)
+        if self.draw_from and self.recorder is not None:
+            future = self.recorder.pair_votes()
+            future.add_done_callback(lambda f: self.app.call_from_thread(self._set_pair_votes, f))
+
+    def _set_pair_votes(self, future) -> None:
+        if future.exception() is None:
+            self._pair_votes = dict(future.result())
 
     def _greet(self) -> None:
         for pane in self.panes:
             pane.show_figures("idle", "ready")
 
     def _warm_up(self) -> None:
-        self._preload()
+        if not self.draw_from:  # a pool loads each model when it is first drawn
+            self._preload()
         if any(getattr(s, "engine", None) == "litellm" for s in self.specs):
             self._import_litellm()
 
@@ -111,18 +153,17 @@ class CompareScreen(Screen):
     def _show_loading(self) -> None:
         for pane, spec in zip(self.panes, self.specs):
             if getattr(spec, "is_local", False):
-                pane.show_figures("loading", "loading model…")
+                pane.show_figures("loading", "loading model…" if not self.blind else "loading…")
 
     def _after_preload(self, pool: EnginePool, errors: dict[str, str]) -> None:
-        if pool is not self.pool:
-            return  # the models were changed while these loaded
+        if pool is not self.pool or self.comparison is not None:
+            return  # the models were changed, or a prompt was sent, while these loaded
         for pane, engine in zip(self.panes, self.pool.engines):
             pane.set_where(engine.where())
-            if self.comparison is not None:
-                continue
             if engine.name in errors:
                 pane.show_figures("failed", "failed to load")
-                pane.view.set_notice(Text(f"✗ {errors[engine.name]}", style="bold red"))
+                message = errors[engine.name] if not self.blind else "a model failed to load"
+                pane.view.set_notice(Text(f"✗ {message}", style="bold red"))
             else:
                 pane.show_figures("idle", "ready")
 
@@ -138,35 +179,52 @@ class CompareScreen(Screen):
 
     # -- prompting ------------------------------------------------------
     @on(PromptBar.Submitted)
-    def start_comparison(self, event: PromptBar.Submitted) -> None:
-        """Send the prompt to every model at once."""
+    async def start_comparison(self, event: PromptBar.Submitted) -> None:
+        """Send the prompt to the models at once (shuffled into labelled panes when blind)."""
         if not event.text.strip():
             self.notify("The prompt is empty: type something to ask the models.", severity="error")
             return
         if self.comparison is not None:
             self.comparison.cancel()
+        engines = list(self.pool.engines)
+        if self.draw_from:
+            by_name = {e.name: e for e in engines}
+            engines = [by_name[n] for n in draw_pair(self.draw_from, self._pair_votes, self.rng)]
+        if self.blind:
+            engines = [engines[k] for k in shuffled_order(len(engines), self.rng)]
+        if len(engines) != len(self.panes):
+            container = self.query_one("#panes")
+            await container.remove_children()
+            await container.mount_all(self._make_panes(engines))
+            self._maximized = None
+        self.blind_now = self.blind
+        self.revealed = not self.blind
+        self.vote, self.scores, self.note, self.tags = None, {}, "", []
         request = Request(prompt=event.text, **self.defaults)
         subscribers = [self.recorder.on_event] if self.recorder else []
-        self.comparison = Comparison(self.pool.engines, request, subscribers)
+        self.comparison = Comparison(engines, request, subscribers)
         if self.recorder:
-            self.recorder.record(self.comparison)  # enqueued: the writer thread does the I/O
-        self._consumed = [0] * len(self.pool.engines)
-        self._shown = [None] * len(self.pool.engines)
-        for pane in self.panes:
+            self.recorder.record(self.comparison, blind=self.blind_now)  # enqueued: the writer does the I/O
+        self._consumed = [0] * len(engines)
+        self._shown = [None] * len(engines)
+        for i, (pane, engine) in enumerate(zip(self.panes, engines)):
+            pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.blind_now)
             pane.view.clear()
         self.comparison.start()
         self._timer.resume()
         self._paint()
         if self.panes:
             (self._maximized or self.panes[0]).view.focus()
+        self.refresh_bindings()
 
-    def _paint(self) -> None:
+    def _paint(self, force: bool = False) -> None:
         """Move new text from the answers into their panes: one batch per pane per frame."""
         comparison = self.comparison
         if comparison is None:
             return
         now = time.monotonic()
         all_done = True
+        hide = self.blind_now and not self.revealed
         for i, (pane, answer) in enumerate(zip(self.panes, comparison.answers)):
             if self._shown[i] is not answer:  # a regenerated answer replaces the old one
                 self._shown[i] = answer
@@ -183,12 +241,27 @@ class CompareScreen(Screen):
                 self._consumed[i] = count
             if finished and pane.view.doc.partial:
                 pane.view.finish()
-            if finished and answer.error and not pane.view.has_notice:
-                pane.view.set_notice(Text(f"✗ {answer.error}", style="bold red"))
+            if finished and answer.error and (force or not pane.view.has_notice):
+                message = answer.error if not hide else "this answer failed (the reason shows after your vote)"
+                pane.view.set_notice(Text(f"✗ {message}", style="bold red"))
             pane.set_where(answer.where)
-            pane.show_figures(answer.status, summary(answer, now))
+            pane.show_figures(answer.status, blind_summary(answer, now) if hide else summary(answer, now))
         if all_done:
             self._timer.pause()
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """The footer shows only the keys that do something now."""
+        streaming = self.comparison is not None and not self.comparison.finished
+        if action in STREAMING:
+            return streaming
+        if action in NEEDS_ANSWERS:
+            return self.comparison is not None
+        if action == "undo":
+            return self.vote is not None
+        if action == "toggle_blind":
+            return not self.draw_from
+        return True
 
     # -- actions --------------------------------------------------------
     def _focused_index(self) -> int | None:
@@ -218,6 +291,7 @@ class CompareScreen(Screen):
             return
         self.comparison.regenerate(index)
         self._timer.resume()
+        self.refresh_bindings()
 
     def action_maximize(self) -> None:
         """Give the focused pane the whole width, or restore the side-by-side view."""
@@ -237,6 +311,12 @@ class CompareScreen(Screen):
         """Scroll the panes together, or each on its own."""
         self.sync_scroll = not self.sync_scroll
         self.notify(f"Scroll sync {'on' if self.sync_scroll else 'off'}.", timeout=2)
+
+    def action_toggle_blind(self) -> None:
+        """Blind mode from the next prompt on: shuffled panes, names hidden until the vote."""
+        self.blind = not self.blind
+        self.query_one(PromptBar).query_one(".params").update(self._params_text())
+        self.notify(f"Blind mode {'on' if self.blind else 'off'} from the next prompt.", timeout=3)
 
     def action_focus_prompt(self) -> None:
         """Back to the prompt bar."""
@@ -270,6 +350,19 @@ class CompareScreen(Screen):
 
         self.app.push_screen(HistoryScreen(self.recorder.store.path, self.code_style, self.accent))
 
+    def action_leaderboard(self) -> None:
+        """Ratings from the votes in the log."""
+        if self.recorder is None:
+            self.notify("No log is open.", severity="warning", timeout=3)
+            return
+        try:
+            from workbench.ui.screens.leaderboard import LeaderboardScreen
+        except ImportError:
+            self.notify("The leaderboard screen is not available.", severity="warning", timeout=3)
+            return
+        self.recorder.store.flush()
+        self.app.push_screen(LeaderboardScreen(self.recorder.store.path))
+
     def action_pick_models(self) -> None:
         """Choose which models get a pane."""
         from workbench.ui.screens.model_picker import ModelPicker
@@ -285,12 +378,14 @@ class CompareScreen(Screen):
         old = self.pool
         self.specs = [by_name[n] for n in names]
         self.pool = self.pool_factory(self.specs)
+        self.draw_from = []
         self.comparison = None
         self._maximized = None
         self._close_pool(old)
         container = self.query_one("#panes")
         await container.remove_children()
-        await container.mount_all(self._make_panes())
+        await container.mount_all(self._make_panes(self.pool.engines))
+        self.refresh_bindings()
         self.call_after_refresh(self._greet)
         self.call_after_refresh(self._warm_up)
 

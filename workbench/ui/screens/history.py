@@ -72,8 +72,11 @@ class HistoryScreen(Screen):
         table.loading = False
         for row in rows:
             first = (row["text"] or "").strip().splitlines()[0][:100] if row["text"] else ""
+            models = row["models"] or ""
+            if row["blind"] and not row["voted"]:
+                models = f"blind, not voted ({row['answers']} answers)"  # names stay hidden until a vote
             table.add_row(row["created_at"][:19].replace("T", " "), f"#{row['session_id']}",
-                          Text(row["models"] or "", overflow="ellipsis"), Text(first), key=str(row["id"]))
+                          Text(models, overflow="ellipsis"), Text(first), key=str(row["id"]))
         if not rows:
             self.notify("No prompts in the log yet.", timeout=3)
         table.focus()
@@ -88,12 +91,15 @@ class HistoryScreen(Screen):
         from workbench.store.queries import prompt_answers
 
         def fetch(db):
-            prompt = db.execute("SELECT text FROM prompts WHERE id = ?", [prompt_id]).fetchone()[0]
-            return prompt, prompt_answers(db, prompt_id)
+            prompt, blind = db.execute("SELECT text, coalesce(blind, 0) FROM prompts WHERE id = ?",
+                                       [prompt_id]).fetchone()
+            voted = db.execute("SELECT 1 FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
+                               "AND outcome IS NOT NULL", [prompt_id]).fetchone()
+            return prompt, prompt_answers(db, prompt_id), bool(blind and not voted)
 
-        prompt, answers = _read(self.db_path, fetch)
+        prompt, answers, hidden = _read(self.db_path, fetch)
         self.app.call_from_thread(
-            self.app.push_screen, RecordScreen(prompt, answers, self.code_style, self.accent))
+            self.app.push_screen, RecordScreen(prompt, answers, self.code_style, self.accent, hidden))
 
 
 class RecordScreen(Screen):
@@ -105,8 +111,11 @@ class RecordScreen(Screen):
     RecordScreen #record-panes { height: 1fr; }
     """
 
-    def __init__(self, prompt: str, answers: list[dict], code_style: CodeStyle, accent: str) -> None:
+    def __init__(self, prompt: str, answers: list[dict], code_style: CodeStyle, accent: str,
+                 hidden: bool = False) -> None:
         super().__init__()
+        self.hidden = hidden
+        """A blind prompt not voted on: labels only, no names or telling figures."""
         self.prompt = prompt
         self.answers = answers
         self.code_style = code_style
@@ -122,10 +131,16 @@ class RecordScreen(Screen):
 
     def on_mount(self) -> None:
         for pane, row in zip(self.query(AnswerPane), self.answers):
+            if self.hidden:
+                pane.set_identity(row["label"], "?", "", hidden=True)
             pane.view.append(row["text"] or "")
             pane.view.finish()
             if row["error"]:
-                pane.view.set_notice(Text(f"✗ {row['error']}", style="bold red"))
+                message = row["error"] if not self.hidden else "this answer failed"
+                pane.view.set_notice(Text(f"✗ {message}", style="bold red"))
+            if self.hidden:
+                pane.show_figures(row["status"], f"{row['status']} · {row['completion_tokens'] or 0} tok")
+                continue
             rate = f"{row['tokens_per_s']:.1f} tok/s" if row["tokens_per_s"] else "– tok/s"
             pane.show_figures(row["status"], " · ".join([
                 row["status"], f"TTFT {ms(row['ttft_ms'])}", rate,

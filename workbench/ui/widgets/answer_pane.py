@@ -45,7 +45,11 @@ class AnswerPane(Vertical):
         self._code_style = code_style
         self._accent = accent
         self._figures = ""
-        self.set_where(where)
+        self._where = where
+        self.hidden_identity = False
+        """Blind: show only the label until the vote reveals the model."""
+        self.vote_mark = ""
+        self._refresh_titles()
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="figures")
@@ -57,9 +61,30 @@ class AnswerPane(Vertical):
         return self.query_one(AnswerView)
 
     def set_where(self, where: str) -> None:
-        """Show the model and where it runs."""
-        self.border_title = Content(f"{self.label} {self.model}")
-        self.border_subtitle = Content(where)
+        """Show where the model runs."""
+        if where != self._where:
+            self._where = where
+            self._refresh_titles()
+
+    def set_identity(self, label: str, model: str, where: str, hidden: bool) -> None:
+        """Which model this pane shows now (per prompt: blind panes are shuffled)."""
+        self.label, self.model, self._where, self.hidden_identity = label, model, where, hidden
+        self.vote_mark = ""
+        self._refresh_titles()
+
+    def set_vote_mark(self, mark: str) -> None:
+        """Show this pane's part in the vote ('★ winner', 'tie', …) in its border."""
+        self.vote_mark = mark
+        self._refresh_titles()
+
+    def _refresh_titles(self) -> None:
+        mark = f" {self.vote_mark}" if self.vote_mark else ""
+        if self.hidden_identity:
+            self.border_title = Content(f"{self.label}{mark}")
+            self.border_subtitle = Content("blind")
+        else:
+            self.border_title = Content(f"{self.label} {self.model}{mark}")
+            self.border_subtitle = Content(self._where)
 
     def show_figures(self, status: str, line: str) -> None:
         """Update the figures line (only when it changed)."""
