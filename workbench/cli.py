@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from workbench import __version__
+from workbench.export import FORMATS as EXPORT_FORMATS
 
 
 class Problem(click.ClickException):
@@ -285,7 +286,7 @@ def _print_answer(a) -> None:
 
 
 @main.command("export")
-@click.option("--format", "fmt", required=True, type=click.Choice(["jsonl", "csv", "markdown", "html"]),
+@click.option("--format", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
               help="jsonl (one object per answer), csv, markdown, or html (one self-contained report).")
 @click.option("--session", "session_id", type=int, metavar="ID", help="Only this session (default: every session).")
 @click.option("-o", "--output", "output", metavar="FILE", help="Write to FILE (default: standard output).")
@@ -323,6 +324,7 @@ def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, 
 def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:
     """Stream to standard output as UTF-8 whatever the locale; a reader that stops early (`| head`) is fine."""
     import io
+    import os
 
     stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
     try:
@@ -330,11 +332,13 @@ def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:
         stream.flush()
         return count
     except BrokenPipeError:
-        sys.stderr.close()  # nothing more to say to a closed pipe, and no traceback at exit
-        sys.exit(0)
+        # The recipe from Python's signal docs: send what is still buffered to devnull, so the
+        # flush at exit does not fail a second time with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     finally:
         try:
-            stream.detach()
+            stream.detach()  # leave sys.stdout usable (and unclosed) for click
         except (ValueError, OSError):
             pass
 
@@ -365,3 +369,127 @@ def _export_file(export, fmt: str, db, session_id: int | None, path: Path) -> in
         except FileNotFoundError:
             pass
         raise
+
+
+def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
+    """A --since/--until value as the log's UTC ISO time; a bare date means its whole day."""
+    from datetime import date, datetime, timedelta, timezone
+
+    if value is None:
+        return None
+    try:
+        if len(value.strip()) == 10:
+            day = date.fromisoformat(value.strip())
+            when = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1 if end else 0)
+        else:
+            when = datetime.fromisoformat(value.strip())
+            when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    except ValueError:
+        raise Problem(f"{option}: not a date: {value!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)") from None
+    return when.isoformat(timespec="milliseconds")
+
+
+def _log_battles(db_path: Path, **filters) -> list:
+    """The log's votes as battles; a log that does not exist yet has none."""
+    import sqlite3
+
+    from workbench.store import StoreError, open_db
+    from workbench.store.queries import battles, session_exists
+
+    session_id = filters.get("session_id")
+    if not Path(db_path).exists():
+        if session_id is not None:
+            raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
+        return []
+    try:
+        log = open_db(db_path)
+        try:
+            if session_id is not None and not session_exists(log, session_id):
+                raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
+            return battles(log, **filters)
+        finally:
+            log.conn.close()
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise Problem(f"{db_path}: {exc}") from None
+
+
+def _board_lines(board) -> list[str]:
+    """The leaderboard as a text table, then the pairwise win-rate matrix."""
+    rows = board.standings
+    width = max(5, *(len(s.model) for s in rows))
+    lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>7}  {'95% interval':^17}  {'votes':>6}  {'win rate':>8}"]
+    for s in rows:
+        lines.append(f"{s.rank:>4}  {s.model:<{width}}  {s.rating:>7.1f}  {s.lower:>7.1f} – {s.upper:>7.1f}  "
+                     f"{s.votes:>6}  {s.win_rate:>8.1%}")
+    lines += ["", "Pairwise win rate, row against column (ties count half; · no votes between them):"]
+    lines.append(f"{'':>3} {'':<{width}}" + "".join(f"{i:>7}" for i in range(1, len(rows) + 1)))
+    for i, s in enumerate(rows, 1):
+        cells = []
+        for other in rows:
+            rate = board.matrix[s.model].get(other.model) if other.model != s.model else None
+            cells.append(f"{'–' if other.model == s.model else '·' if rate is None else f'{rate:.0%}':>7}")
+        lines.append(f"{i:>3} {s.model:<{width}}" + "".join(cells))
+    return lines
+
+
+@main.command("leaderboard")
+@click.option("--tag", metavar="TAG", help="Only votes on prompts with this tag.")
+@click.option("--session", "session_id", type=int, metavar="ID", help="Only votes from this session.")
+@click.option("--since", metavar="DATE", help="Only votes cast from DATE on (YYYY-MM-DD or an ISO time, UTC).")
+@click.option("--until", metavar="DATE", help="Only votes cast up to DATE (a date counts whole; a time is exclusive).")
+@click.option("--blind-only", is_flag=True, help="Only votes cast in blind mode.")
+@click.option("--battles", "battle_files", multiple=True, metavar="FILE",
+              help="Arena-format votes (JSON or JSONL: model_a, model_b, winner) to rank too (repeatable).")
+@click.option("--no-log", is_flag=True, help="Rank only the --battles files, not the log.")
+@click.option("--rounds", type=click.IntRange(0), default=100, show_default=True, metavar="N", help="Bootstrap rounds for the intervals.")
+@click.option("--anchor", type=float, default=1000.0, show_default=True, metavar="RATING", help="Mean rating (or --anchor-model's rating).")
+@click.option("--anchor-model", metavar="NAME", help="Pin this model at --anchor instead of the mean.")
+@click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
+@_db_option
+@click.pass_obj
+def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: str | None, until: str | None,
+                    blind_only: bool, battle_files: tuple[str, ...], no_log: bool, rounds: int, anchor: float,
+                    anchor_model: str | None, as_json: bool, db: str | None) -> None:
+    """Rank the models by your votes: Bradley–Terry ratings with 95% bootstrap intervals.
+
+    A model's rank is 1 + the number of models whose interval lies wholly above its own.
+    Exit status: 0 with a leaderboard, 1 when there are no votes to rank, 2 on an error.
+    """
+    from workbench.arena import BattleError, leaderboard, read_battles
+
+    filters = {"tag": tag, "session_id": session_id, "since": _vote_time(since, "--since"),
+               "until": _vote_time(until, "--until", end=True), "blind_only": blind_only}
+    if no_log and not battle_files:
+        raise Problem("--no-log needs at least one --battles FILE")
+    if no_log and any(v not in (None, False) for v in filters.values()):
+        raise Problem("--tag, --session, --since, --until and --blind-only filter the log; drop --no-log to use them")
+    votes, sources = [], []
+    if not no_log:
+        db_path = _settings(obj["config"], db or obj["db"]).db_path
+        votes = _log_battles(db_path, **filters)
+        sources.append(f"the log {db_path} ({len(votes)})")
+    for name in battle_files:
+        try:
+            found = read_battles(name)
+        except BattleError as exc:
+            raise Problem(str(exc)) from None
+        votes += found
+        sources.append(f"{name} ({len(found)})")
+    if not votes:
+        click.echo(f"no votes to rank in {' or '.join(s.rsplit(' (', 1)[0] for s in sources)}"
+                   f"{' matching the filters' if any(filters.values()) and not no_log else ''}", err=True)
+        sys.exit(1)
+    try:
+        board = leaderboard(votes, rounds=rounds, anchor=anchor, anchor_model=anchor_model)
+    except ValueError as exc:
+        raise Problem(f"--anchor-model: {exc}" if anchor_model else str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(board.as_dict(), indent=2, ensure_ascii=False))
+        return
+    pinned = f"{anchor_model} pinned at {anchor:g}" if anchor_model else f"mean rating {anchor:g}"
+    click.echo(f"{board.battles} pairwise votes from {', '.join(sources)}; {rounds} bootstrap rounds; {pinned}")
+    click.echo()
+    for line in _board_lines(board):
+        click.echo(line)

@@ -8,15 +8,16 @@ imported only when their format is asked for, so the CLI starts without Pygments
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlite_utils import Database
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 FORMATS = {"jsonl": ".jsonl", "csv": ".csv", "markdown": ".md", "html": ".html"}
 """Each format's name (as `--format` takes it) and its usual file suffix."""
 
 
-def write(format: str, db: Database, out: TextIO, session_id: int | None = None) -> int:  # noqa: A002
+def write(format: str, db: "Database", out: TextIO, session_id: int | None = None) -> int:  # noqa: A002
     """Write every answer (or one session's) to `out` in `format`; returns how many answers.
 
     `out` should be opened with `newline=""` (CSV writes its own CRLF line ends) and UTF-8.

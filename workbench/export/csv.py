@@ -20,7 +20,9 @@ ANSWER = ("id", "session_id", "session_name", "session_started_at", "prompt_id",
 TALLY = ("votes", "wins", "losses", "ties", "both_bad", "mean_score")
 # Long text last, so the figures stay in view when a spreadsheet opens the file.
 TEXT = ("prompt_text", "prompt_system", "error", "text")
-COLUMNS = (ANSWER + tuple(PARAMS) + tuple(f"model_{k}" for k in MODEL_FIELDS) + TALLY + TEXT)
+# The fingerprint's own name is the answer's model_name; its id becomes model_id.
+FINGERPRINT = tuple(k for k in MODEL_FIELDS if k != "name")
+COLUMNS = (ANSWER + tuple(PARAMS) + tuple(f"model_{k}" for k in FINGERPRINT) + TALLY + TEXT)
 
 
 def flat(row: dict) -> dict:
@@ -28,7 +30,7 @@ def flat(row: dict) -> dict:
     out = {k: row[k] for k in ANSWER}
     out.update({k: row["prompt_params"].get(k) for k in PARAMS})
     model = row["model"] or {}
-    out.update({f"model_{k}": model.get(k) for k in MODEL_FIELDS})
+    out.update({f"model_{k}": model.get(k) for k in FINGERPRINT})
     out.update(tally(row))
     out.update({k: row[k] for k in TEXT})
     return out

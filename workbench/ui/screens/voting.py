@@ -40,6 +40,12 @@ class VotingMixin:
         }
         if self.recorder is not None:
             self.recorder.cast(comparison, outcome, winner, blind=self.blind_now, shown=shown)
+        if self.vote is None and self.draw_from:
+            # Keep the pool's pair counts current, so the next draw goes to pairs with fewer votes.
+            models = sorted({a.model for a in comparison.answers})
+            for k, a in enumerate(models):
+                for b in models[k + 1:]:
+                    self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
         self.vote = (outcome, winner)
         was_hidden = self.blind_now and not self.revealed
         self.revealed = True
