@@ -161,32 +161,41 @@ class Recorder:
         self._written: dict[int, int] = {}  # id(answer) -> pieces written at the last checkpoint
         self._lock = threading.Lock()
         self._hashes: dict[str, Future] = {}  # model name -> Future of its GGUF's SHA-256
-        self._comparison = None
         self._prompt_id: int | None = None
         self._prompts: dict[int, int] = {}  # id(comparison) -> prompts.id, writer thread only
         self._blind: dict[int, int] = {}  # prompts.id -> 1 when its panes were shown blind
+        self._comparisons: list = []  # every comparison recorded, to find a regenerated answer's prompt
+        self._owner: dict[int, object] = {}  # id(answer) -> its comparison
         row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
                "host": socket.gethostname(), "pid": os.getpid()}
         self.session_id: int = store.submit(lambda db: db["sessions"].insert(row).last_pk).result(10)
         store.add_ticker(self._checkpoint)
 
     # -- called from the UI thread or `run` ---------------------------------
-    def record(self, comparison, blind: bool = False, tags: list[str] | None = None) -> Future:
-        """Write the prompt and a row per answer, before any event of theirs; returns the prompt id."""
+    def record(self, comparison, blind: bool = False, tags: list[str] | None = None,
+               prompt_id: int | None = None, extra: dict | None = None) -> Future:
+        """Write the prompt and a row per answer, before any event of theirs; returns the prompt id.
+
+        With `prompt_id`, the answers join that existing prompt (a resumed batch). `extra` adds
+        prompt columns (key, repeat, title).
+        """
         request = comparison.request
         answers = list(comparison.answers)
         params = {k: getattr(request, k) for k in ("max_tokens", "temperature", "seed", "top_p")}
-        self._comparison = comparison
         with self._lock:
+            self._comparisons.append(comparison)
             for answer in answers:
                 self._answers[id(answer)] = answer
+                self._owner[id(answer)] = comparison
 
         def write(db) -> int:
-            prompt_id = db["prompts"].insert({
-                "session_id": self.session_id, "text": request.prompt, "system": request.system,
-                "params": json.dumps(params), "created_at": now_iso(), "blind": int(blind),
-                "tags": json.dumps(list(tags or [])),
-            }).last_pk
+            nonlocal prompt_id
+            if prompt_id is None:
+                prompt_id = db["prompts"].insert({
+                    "session_id": self.session_id, "text": request.prompt, "system": request.system,
+                    "params": json.dumps(params), "created_at": now_iso(), "blind": int(blind),
+                    "tags": json.dumps(list(tags or [])), **(extra or {}),
+                }, alter=True).last_pk
             self._blind[prompt_id] = int(blind)
             for answer in answers:
                 self._insert(db, prompt_id, answer)
@@ -205,8 +214,11 @@ class Recorder:
             new = key not in self._answers
             if new:
                 self._answers[key] = answer
-        if new:  # a regenerated answer: a new row beside the old one
-            self.store.submit(lambda db: self._insert(db, self._prompt_id, answer))
+                owner = next((c for c in reversed(self._comparisons) if any(a is answer for a in c.answers)),
+                             None)
+                self._owner[key] = owner
+        if new:  # a regenerated answer: a new row beside the old one, under the same prompt
+            self.store.submit(lambda db: self._insert(db, self._prompts.get(id(owner), self._prompt_id), answer))
         if isinstance(event, (Done, Failed)):
             self.store.submit(lambda db: self._final(db, answer))
 
@@ -251,7 +263,7 @@ class Recorder:
         """Insert the answer's model fingerprint; if its GGUF is still being hashed, attach it later."""
         from workbench.fingerprint import gguf_sha256, model_row
 
-        engine = self._comparison.engines[answer.index]
+        engine = self._owner[id(answer)].engines[answer.index]
         spec = getattr(engine, "spec", None)
         if spec is not None and spec.is_local and answer.model not in self._hashes:
             # Hashed once the answer is done, so it never competes with the model for the CPU.
