@@ -41,6 +41,8 @@ class ModelSpec:
     """llama-cpp-python chat format overriding the GGUF's template (e.g. `chatml`)."""
     timeout: float = 120.0
     """Seconds a hosted model may take to start answering, and between chunks."""
+    max_parallel: int = 4
+    """Most requests in flight at once to a hosted model (batch runs); a local model always serves one."""
     source: str = "config"
     """Where the entry came from: `config`, `demo` or `models/`."""
 
@@ -90,6 +92,7 @@ _MODEL_TYPES: dict[str, tuple[type, ...]] = {
     "n_gpu_layers": (int,),
     "chat_format": (str,),
     "timeout": (int, float),
+    "max_parallel": (int,),
 }
 
 
@@ -159,5 +162,7 @@ def _model(path: Path, index: int, entry: Any) -> ModelSpec:
         raise ConfigError(f"{where}: 'path' is required for engine 'llama'")
     if engine == "litellm" and not entry.get("model"):
         raise ConfigError(f"{where}: 'model' is required for engine 'litellm'")
+    if "max_parallel" in entry and entry["max_parallel"] < 1:
+        raise ConfigError(f"{where}: 'max_parallel' must be at least 1")
     known = {f.name for f in fields(ModelSpec)}
     return ModelSpec(**{k: v for k, v in entry.items() if k in known})

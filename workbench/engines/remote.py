@@ -44,6 +44,7 @@ class RemoteEngine:
     def __init__(self, spec: ModelSpec) -> None:
         self.name = spec.name
         self.spec = spec
+        self._slots = threading.BoundedSemaphore(max(1, spec.max_parallel))
 
     def where(self) -> str:
         """The provider or host, for the pane header."""
@@ -72,7 +73,18 @@ class RemoteEngine:
         except ImportError as exc:
             yield Failed(f"litellm is not installed ({exc})")
             return
-        yield Status("ready", ready=True)  # the answer's clock starts now, not before the import
+        while not self._slots.acquire(timeout=0.1):  # max_parallel requests in flight, no more
+            if cancel.is_set():
+                yield Done(finish_reason="cancelled", cancelled=True)
+                return
+        try:
+            yield Status("ready", ready=True)  # the answer's clock starts now, not before the import
+            yield from self._request(litellm, key, request, cancel)
+        finally:
+            self._slots.release()
+
+    def _request(self, litellm: Any, key: str | None, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """One streamed completion, once a slot is free."""
         params: dict[str, Any] = {
             "model": self.spec.model,
             "messages": request.messages(),

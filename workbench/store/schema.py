@@ -121,4 +121,15 @@ def m002_votes_and_tags(db: Database) -> None:
     db["prompts"].add_column("blind", int)
 
 
+@migrations()
+def m003_batches(db: Database) -> None:
+    """Batch runs: which library prompt and repeat a prompt row is, and the arguments a session ran with."""
+    db["prompts"].add_column("prompt_key", str)  # library name, or a hash for literal text
+    db["prompts"].add_column("repeat", int)
+    db["prompts"].add_column("title", str)
+    db["sessions"].add_column("args", str)  # JSON: what `workbench run` was asked, for --resume
+    db["prompts"].create_index(["session_id", "prompt_key", "repeat"])
+
+
+
 KNOWN = {m.name for m in migrations._migrations}

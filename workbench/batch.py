@@ -1,0 +1,163 @@
+"""Headless batch runs: every prompt × repeat sent to every model, into one logged session.
+
+Each (prompt, repeat) is one comparison across the models, so the log groups a
+batch exactly as it groups the app's comparisons. Up to `parallel` comparisons
+are in flight at once; a local model still serves one request at a time (its
+engine queues the rest), and a hosted model is further held to its
+`max_parallel`. A failing model or prompt is counted, never fatal. `stop()`
+cancels what is in flight and keeps what is done; a resumed run skips every
+(prompt, repeat, model) that already completed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from workbench.compare import Answer, Comparison
+from workbench.engines.base import Done, Engine, Failed, Request
+
+
+@dataclass(frozen=True)
+class Item:
+    """One prompt of the batch, ready to send."""
+
+    key: str
+    title: str
+    request: Request
+    tags: tuple[str, ...] = ()
+
+
+@dataclass
+class Result:
+    """One answer of the batch, with the prompt and repeat it belongs to."""
+
+    item: Item
+    repeat: int
+    answer: Answer
+
+
+@dataclass
+class Tally:
+    """Progress so far: answers done out of the total, failures, and an ETA."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far."""
+        if not self.done:
+            return None
+        rate = self.done / max(1e-9, time.monotonic() - self.started)
+        return (self.total - self.done) / rate
+
+
+class Batch:
+    """Runs items × repeats × engines; `skip` holds (key, repeat, model) already complete."""
+
+    def __init__(self, items: Sequence[Item], engines: Sequence[Engine], repeat: int = 1, parallel: int = 1,
+                 recorder=None, skip: set[tuple[str, int, str]] | None = None,
+                 prompt_ids: dict[tuple[str, int], int] | None = None,
+                 on_answer: Callable[[Result, Tally], None] | None = None) -> None:
+        self.items = list(items)
+        self.engines = list(engines)
+        self.repeat = repeat
+        self.parallel = max(1, parallel)
+        self.recorder = recorder
+        self.skip = skip or set()
+        self.prompt_ids = prompt_ids or {}
+        self.on_answer = on_answer
+        self.results: list[Result] = []
+        self.units = [
+            (item, r, [e for e in self.engines if (item.key, r, e.name) not in self.skip])
+            for r in range(repeat) for item in self.items
+        ]
+        self.units = [u for u in self.units if u[2]]
+        self.tally = Tally(total=sum(len(u[2]) for u in self.units))
+        self._live: list[Comparison] = []
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+
+    def _run_unit(self, item: Item, repeat: int, engines: list[Engine]) -> None:
+        if self._stopped.is_set():
+            return
+
+        def finished(answer: Answer, event) -> None:
+            if isinstance(event, (Done, Failed)):
+                with self._lock:
+                    self.tally.done += 1
+                    self.tally.failed += answer.status == "failed"
+                    result = Result(item, repeat, answer)
+                    self.results.append(result)
+                if self.on_answer:
+                    self.on_answer(result, self.tally)
+
+        subscribers = [self.recorder.on_event] if self.recorder else []
+        comparison = Comparison(engines, item.request, subscribers + [finished])
+        if self.recorder:
+            self.recorder.record(comparison, tags=list(item.tags), prompt_id=self.prompt_ids.get((item.key, repeat)),
+                                 extra={"prompt_key": item.key, "repeat": repeat, "title": item.title})
+        with self._lock:
+            if self._stopped.is_set():
+                return
+            self._live.append(comparison)
+        comparison.start()
+        comparison.wait()
+        with self._lock:
+            self._live.remove(comparison)
+
+    def run(self) -> list[Result]:
+        """Run to the end (or until `stop`); returns every answer that ended."""
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="batch") as pool:
+            pending: set[Future] = set()
+            queue = list(self.units)
+            while queue or pending:
+                while queue and len(pending) < self.parallel and not self._stopped.is_set():
+                    pending.add(pool.submit(self._run_unit, *queue.pop(0)))
+                if self._stopped.is_set():
+                    queue.clear()
+                if not pending:
+                    break
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+        return self.results
+
+    def stop(self) -> None:
+        """Cancel what is in flight; nothing new starts."""
+        self._stopped.set()
+        with self._lock:
+            live = list(self._live)
+        for comparison in live:
+            comparison.cancel()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopped.is_set()
+
+
+def summary(results: Sequence[Result]) -> list[dict]:
+    """Per model: answers, failures, median time to first token and median tokens/s."""
+    by_model: dict[str, list[Answer]] = {}
+    for result in results:
+        by_model.setdefault(result.answer.model, []).append(result.answer)
+    rows = []
+    for model, answers in by_model.items():
+        ttfts = [a.ttft_ms for a in answers if a.ttft_ms is not None]
+        rates = [a.tokens_per_s for a in answers if a.tokens_per_s]
+        rows.append({
+            "model": model,
+            "answers": len(answers),
+            "complete": sum(a.status == "complete" for a in answers),
+            "failures": sum(a.status == "failed" for a in answers),
+            "median_ttft_ms": round(statistics.median(ttfts), 1) if ttfts else None,
+            "median_tokens_per_s": round(statistics.median(rates), 1) if rates else None,
+        })
+    return rows
