@@ -50,7 +50,8 @@ def write_log(path: Path, battles: list[Battle]) -> None:
         conn.executemany("INSERT INTO prompts (id, session_id, text, created_at) VALUES (?, 1, 'p', ?)",
                          ((i + 1, stamp) for i in range(len(battles))))
         conn.executemany(
-            "INSERT INTO responses (id, prompt_id, model_name, position, status, text) VALUES (?, ?, ?, ?, 'complete', '')",
+            "INSERT INTO responses (id, prompt_id, model_name, position, status, text) "
+            "VALUES (?, ?, ?, ?, 'complete', '')",
             ((2 * i + 1 + side, i + 1, name, side) for i, bt in enumerate(battles)
              for side, name in enumerate((bt.model_a, bt.model_b))))
         rows = []

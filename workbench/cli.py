@@ -443,8 +443,10 @@ def _board_lines(board) -> list[str]:
 @click.option("--battles", "battle_files", multiple=True, metavar="FILE",
               help="Arena-format votes (JSON or JSONL: model_a, model_b, winner) to rank too (repeatable).")
 @click.option("--no-log", is_flag=True, help="Rank only the --battles files, not the log.")
-@click.option("--rounds", type=click.IntRange(0), default=100, show_default=True, metavar="N", help="Bootstrap rounds for the intervals.")
-@click.option("--anchor", type=float, default=1000.0, show_default=True, metavar="RATING", help="Mean rating (or --anchor-model's rating).")
+@click.option("--rounds", type=click.IntRange(0), default=100, show_default=True, metavar="N",
+              help="Bootstrap rounds for the intervals.")
+@click.option("--anchor", type=float, default=1000.0, show_default=True, metavar="RATING",
+              help="Mean rating (or --anchor-model's rating).")
 @click.option("--anchor-model", metavar="NAME", help="Pin this model at --anchor instead of the mean.")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
 @_db_option
@@ -457,6 +459,11 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     A model's rank is 1 + the number of models whose interval lies wholly above its own.
     Exit status: 0 with a leaderboard, 1 when there are no votes to rank, 2 on an error.
     """
+    import os
+
+    # The fit solves small linear systems; OpenBLAS threads only add hand-off latency to those, up to
+    # 100 times the work on a busy machine. Effective when numpy is not loaded yet, as here.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from workbench.arena import BattleError, leaderboard, read_battles
 
     filters = {"tag": tag, "session_id": session_id, "since": _vote_time(since, "--since"),

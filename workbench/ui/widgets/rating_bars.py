@@ -69,7 +69,7 @@ class RatingBars(Widget):
         style = self.get_component_rich_style
         rows = board.standings
         names = [s.model if len(s.model) <= NAME_MAX else s.model[: NAME_MAX - 1] + "…" for s in rows]
-        figures = [f"{s.rating:7.1f} +{s.upper - s.rating:.0f}/−{s.rating - s.lower:.0f}" for s in rows]
+        figures = [f"{s.rating:7.1f} {s.upper - s.rating:+.0f}/{s.lower - s.rating:+.0f}" for s in rows]
         votes = [f"{s.votes} vote{'s' * (s.votes != 1)}" for s in rows]
         rank_w = max(3, max(len(str(s.rank)) for s in rows) + 1)
         name_w = max(len(n) for n in names)
