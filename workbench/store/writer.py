@@ -140,11 +140,18 @@ class Store:
                 self._queue.put(_STOP)
         self._thread.join(10)
 
-    def start_session(self, source: str, name: str | None = None) -> "Recorder":
+    def start_session(self, source: str, name: str | None = None, args: dict | None = None) -> "Recorder":
         """Begin a session (one per app start or `run`) and return its recorder."""
         try:
-            return Recorder(self, source, name)
+            return Recorder(self, source, name, args=args)
         except sqlite3.Error as exc:  # locked or read-only since it was opened
+            raise StoreError(_explain(self.path, exc)) from None
+
+    def continue_session(self, session_id: int) -> "Recorder":
+        """Record more into an existing session (`run --resume`)."""
+        try:
+            return Recorder(self, "run", session_id=session_id)
+        except sqlite3.Error as exc:
             raise StoreError(_explain(self.path, exc)) from None
 
 
@@ -154,7 +161,8 @@ _STOP = object()
 class Recorder:
     """Writes one session's prompts and answers; `on_event` is a `Comparison` subscriber."""
 
-    def __init__(self, store: Store, source: str, name: str | None = None) -> None:
+    def __init__(self, store: Store, source: str, name: str | None = None, session_id: int | None = None,
+                 args: dict | None = None) -> None:
         self.store = store
         self._rows: dict[int, int] = {}  # id(answer) -> responses.id, touched only on the writer thread
         self._answers: dict[int, Any] = {}  # id(answer) -> answer, for checkpoints
@@ -166,9 +174,14 @@ class Recorder:
         self._blind: dict[int, int] = {}  # prompts.id -> 1 when its panes were shown blind
         self._comparisons: list = []  # every comparison recorded, to find a regenerated answer's prompt
         self._owner: dict[int, object] = {}  # id(answer) -> its comparison
-        row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
-               "host": socket.gethostname(), "pid": os.getpid()}
-        self.session_id: int = store.submit(lambda db: db["sessions"].insert(row).last_pk).result(10)
+        if session_id is not None:  # continuing a session (a resumed batch): it is ours now
+            owner = {"host": socket.gethostname(), "pid": os.getpid()}
+            store.submit(lambda db: db["sessions"].update(session_id, owner)).result(10)
+            self.session_id = session_id
+        else:
+            row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
+                   "host": socket.gethostname(), "pid": os.getpid(), "args": json.dumps(args) if args else None}
+            self.session_id = store.submit(lambda db: db["sessions"].insert(row, alter=True).last_pk).result(10)
         store.add_ticker(self._checkpoint)
 
     # -- called from the UI thread or `run` ---------------------------------
