@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from workbench.engines.base import Cancel, Done, Engine, Event, Failed, Request, Status, Token, Usage
+from workbench.engines.base import Cancel, Done, Engine, Event, Failed, Ignored, Request, Status, Token, Usage
 
 ACTIVE = ("waiting", "loading", "streaming")
 
@@ -25,6 +25,8 @@ class Answer:
     pieces: list[str] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
+    ignored: tuple[str, ...] = ()
+    """Request parameters the model does not take."""
     finish_reason: str | None = None
     model_id: str | None = None
     system_fingerprint: str | None = None
@@ -83,6 +85,7 @@ class Answer:
             "load_ms": _round(self.load_ms),
             "model_id": self.model_id,
             "system_fingerprint": self.system_fingerprint,
+            "ignored_params": list(self.ignored),
         }
 
 
@@ -156,6 +159,8 @@ class Comparison:
             else:
                 answer.status = "loading"
                 answer.note = event.text
+        elif isinstance(event, Ignored):
+            answer.ignored = event.params
         elif isinstance(event, Usage):
             answer.prompt_tokens = event.prompt_tokens
             if event.completion_tokens is not None:

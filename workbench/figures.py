@@ -25,6 +25,8 @@ def summary(answer, now: float | None = None) -> str:
     parts.append(f"{count} tok")
     if answer.started_at:
         parts.append(ms(answer.elapsed_ms(now)))
+    if answer.ignored:
+        parts.append(f"ignored {', '.join(answer.ignored)}")
     return " · ".join(parts)
 
 

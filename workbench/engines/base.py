@@ -74,13 +74,20 @@ class Done:
 
 
 @dataclass(frozen=True)
+class Ignored:
+    """Parameters of the request that this model does not take (so they had no effect)."""
+
+    params: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Failed:
     """The answer could not be produced; `message` is one line for a human."""
 
     message: str
 
 
-Event = Union[Status, Token, Usage, Done, Failed]
+Event = Union[Status, Token, Usage, Done, Failed, Ignored]
 
 
 class EngineError(Exception):

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
+from workbench.engines.base import Cancel, Done, Event, Failed, Ignored, Request, Status, Token, Usage
 
 _import_lock = threading.Lock()
 _litellm: Any = None
@@ -29,6 +29,20 @@ def import_litellm() -> Any:
             litellm.drop_params = True  # a provider without `seed` ignores it rather than failing
             _litellm = litellm
     return _litellm
+
+
+def unsupported(litellm: Any, spec: ModelSpec, request: Request) -> tuple[str, ...]:
+    """The request's set parameters that litellm says this provider does not take (it drops them)."""
+    model = spec.model or ""
+    prefix, _, name = model.partition("/")
+    try:
+        supported = litellm.get_supported_openai_params(model=name or model, custom_llm_provider=prefix or None)
+    except Exception:  # noqa: BLE001 - unknown provider: nothing to say
+        return ()
+    if not supported:
+        return ()
+    asked = [k for k in ("temperature", "seed", "top_p") if getattr(request, k) is not None]
+    return tuple(k for k in asked if k not in supported)
 
 
 def provider(spec: ModelSpec) -> str:
@@ -77,6 +91,9 @@ class RemoteEngine:
             if cancel.is_set():
                 yield Done(finish_reason="cancelled", cancelled=True)
                 return
+        ignored = unsupported(litellm, self.spec, request)
+        if ignored:
+            yield Ignored(ignored)
         try:
             yield Status("ready", ready=True)  # the answer's clock starts now, not before the import
             yield from self._request(litellm, key, request, cancel)

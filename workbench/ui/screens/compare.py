@@ -47,6 +47,9 @@ class CompareScreen(VotingMixin, Screen):
         Binding("y", "toggle_sync", "Sync scroll", show=False),
         Binding("ctrl+b", "toggle_blind", "Blind"),
         Binding("slash", "focus_prompt", "Prompt"),
+        Binding("p", "prompts", "Library"),
+        Binding("f2", "editor", "Editor"),
+        Binding("f3", "params", "Params"),
         Binding("ctrl+o", "pick_models", "Models", show=False),
         Binding("h", "history", "History", show=False),
         Binding("l", "leaderboard", "Leaderboard", show=False),
@@ -83,6 +86,7 @@ class CompareScreen(VotingMixin, Screen):
         self._shown: list[object] = []
         self._maximized: AnswerPane | None = None
         self._timer = None
+        self._draft = ""
 
     # -- building -------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -110,6 +114,10 @@ class CompareScreen(VotingMixin, Screen):
             parts.append(f"T {d['temperature']:g}")
         if d.get("seed") is not None:
             parts.append(f"seed {d['seed']}")
+        if d.get("top_p") is not None:
+            parts.append(f"top-p {d['top_p']:g}")
+        if d.get("system"):
+            parts.append("system ✓")
         if self.blind:
             parts.append("blind" + (f" · pool of {len(self.draw_from)}" if self.draw_from else ""))
         return " · ".join(parts)
@@ -180,8 +188,15 @@ class CompareScreen(VotingMixin, Screen):
     # -- prompting ------------------------------------------------------
     @on(PromptBar.Submitted)
     async def start_comparison(self, event: PromptBar.Submitted) -> None:
-        """Send the prompt to the models at once (shuffled into labelled panes when blind)."""
-        if not event.text.strip():
+        """Send the prompt typed in the bar."""
+        await self.send(event.text)
+
+    async def send(self, text: str, prompt=None) -> None:
+        """Send a prompt to the models at once (shuffled into labelled panes when blind).
+
+        `prompt` is the library prompt it came from: its system prompt, parameters and tags apply.
+        """
+        if not text.strip():
             self.notify("The prompt is empty: type something to ask the models.", severity="error")
             return
         if self.comparison is not None:
@@ -199,12 +214,22 @@ class CompareScreen(VotingMixin, Screen):
             self._maximized = None
         self.blind_now = self.blind
         self.revealed = not self.blind
-        self.vote, self.scores, self.note, self.tags = None, {}, "", []
-        request = Request(prompt=event.text, **self.defaults)
+        self.vote, self.scores, self.note = None, {}, ""
+        self.tags = list(prompt.tags) if prompt is not None else []
+        params = {k: v for k, v in self.defaults.items() if k in ("max_tokens", "temperature", "seed", "top_p")}
+        system = self.defaults.get("system")
+        if prompt is not None:
+            params.update(prompt.params)
+            from workbench.prompts import render_system
+
+            system = render_system(prompt) or system
+        request = Request(prompt=text, system=system, **params)
         subscribers = [self.recorder.on_event] if self.recorder else []
         self.comparison = Comparison(engines, request, subscribers)
         if self.recorder:
-            self.recorder.record(self.comparison, blind=self.blind_now)  # enqueued: the writer does the I/O
+            extra = {"prompt_key": prompt.name, "title": prompt.title} if prompt is not None else None
+            self.recorder.record(self.comparison, blind=self.blind_now, tags=self.tags,
+                                 extra=extra)  # enqueued: the writer thread does the I/O
         self._consumed = [0] * len(engines)
         self._shown = [None] * len(engines)
         for i, (pane, engine) in enumerate(zip(self.panes, engines)):
@@ -317,6 +342,67 @@ class CompareScreen(VotingMixin, Screen):
         self.blind = not self.blind
         self.query_one(PromptBar).query_one(".params").update(self._params_text())
         self.notify(f"Blind mode {'on' if self.blind else 'off'} from the next prompt.", timeout=3)
+
+    def action_prompts(self) -> None:
+        """Pick a prompt from the library."""
+        self._load_library()
+
+    @work(thread=True, exclusive=True, group="library")
+    def _load_library(self) -> None:
+        from workbench.config import default_home
+        from workbench.prompts import library_dirs, load_library
+
+        library, errors = load_library(library_dirs(default_home()))
+        self.app.call_from_thread(self._open_picker, library, errors)
+
+    def _open_picker(self, library: dict, errors: list) -> None:
+        from workbench.ui.screens.prompt_picker import PromptPicker
+
+        def picked(prompt) -> None:
+            if prompt is None:
+                return
+            from workbench.prompts import PromptError, render
+
+            try:
+                text = render(prompt)
+            except PromptError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self._open_editor(text, prompt)
+
+        self.app.push_screen(PromptPicker(library, errors), picked)
+
+    def action_editor(self) -> None:
+        """Write or edit a long prompt in a multi-line editor."""
+        self._open_editor(self.query_one(PromptBar).input.value or self._draft, None)
+
+    def _open_editor(self, text: str, prompt) -> None:
+        from workbench.ui.screens.editor import PromptEditor
+
+        async def done(result: str | None) -> None:
+            if result is not None:
+                self.query_one(PromptBar).input.remember(result)
+                await self.send(result, prompt)
+            elif "\n" not in editor.text:
+                self.query_one(PromptBar).input.value = editor.text
+            else:
+                self._draft = editor.text  # a long draft waits for the next F2
+
+        editor = PromptEditor(text)
+        self.app.push_screen(editor, done)
+
+    def action_params(self) -> None:
+        """System prompt and sampling parameters for the next prompts."""
+        from workbench.ui.screens.editor import ParamsDialog
+
+        def saved(params: dict | None) -> None:
+            if params is None:
+                return
+            self.defaults = {**self.defaults, **params}
+            self.query_one(PromptBar).query_one(".params").update(self._params_text())
+            self.notify("Parameters saved: they apply from the next prompt, to every model.", timeout=3)
+
+        self.app.push_screen(ParamsDialog(self.defaults), saved)
 
     def action_focus_prompt(self) -> None:
         """Back to the prompt bar."""
