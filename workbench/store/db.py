@@ -62,9 +62,14 @@ def open_db(path: Path | str, *, migrate: bool = True) -> Database:
             # Another program's database: adding our tables (or WAL) to it would be overwriting it.
             raise StoreError(f"{path}: a SQLite file, but not a workbench log; it was left untouched")
         if migrate:
-            # Take (and drop) the write lock first: read-only or locked fails before anything changes.
+            # Write a page and roll it back first: a read-only or locked file fails here, before
+            # anything changes (taking the lock alone does not tell a read-only WAL file).
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute(f"PRAGMA user_version = {int(version)}")
+            finally:
+                conn.execute("ROLLBACK")
             if db.journal_mode != "wal":
                 db.enable_wal()
             if migrations.pending(db):
@@ -88,7 +93,7 @@ def _close(conn: sqlite3.Connection | None) -> None:
 
 
 def _alive(pid: int | None, host: str | None, started_at: str | None) -> bool:
-    """Whether the process that wrote a session still runs (another machine's: assume so)."""
+    """Whether process `pid` still runs and was already running at `started_at` (another machine's: assume so)."""
     if host != socket.gethostname():
         return True
     if pid is None:
@@ -123,16 +128,15 @@ def _alive(pid: int | None, host: str | None, started_at: str | None) -> bool:
 
 def _mark_interrupted(db: Database) -> None:
     """Answers left `streaming` by a process that is gone become `interrupted` (text kept as checkpointed)."""
+    # Judged per answer: the session's pid is whoever writes it now (a resumed batch takes it over),
+    # and an answer begun before that process started was left behind by an earlier one.
     rows = db.execute(
-        "SELECT DISTINCT s.id, s.pid, s.host, s.started_at FROM responses r JOIN prompts p ON p.id = r.prompt_id "
+        "SELECT r.id, s.pid, s.host, r.started_at FROM responses r JOIN prompts p ON p.id = r.prompt_id "
         "JOIN sessions s ON s.id = p.session_id WHERE r.status = 'streaming'"
     ).fetchall()
-    dead = [sid for sid, pid, host, started in rows if not _alive(pid, host, started)]
+    dead = [rid for rid, pid, host, started in rows if not _alive(pid, host, started)]
     if dead:
         marks = ",".join("?" * len(dead))
         with db.conn:
-            db.execute(
-                f"UPDATE responses SET status = 'interrupted' WHERE status = 'streaming' AND prompt_id IN "
-                f"(SELECT id FROM prompts WHERE session_id IN ({marks}))",
-                dead,
-            )
+            db.execute(f"UPDATE responses SET status = 'interrupted' WHERE status = 'streaming' AND id IN ({marks})",
+                       dead)

@@ -70,8 +70,8 @@ def sessions(db: Database) -> list[dict]:
             "SELECT DISTINCT r.model_name FROM responses r JOIN prompts p ON p.id = r.prompt_id "
             "WHERE p.session_id = ? ORDER BY r.position", [sid]).fetchall()]
         s["votes"] = db.execute(
-            "SELECT count(*) FROM votes v JOIN prompts p ON p.id = v.prompt_id WHERE p.session_id = ?",
-            [sid]).fetchone()[0]
+            "SELECT count(*) FROM votes v JOIN prompts p ON p.id = v.prompt_id WHERE p.session_id = ? "
+            "AND v.retracted_at IS NULL AND v.outcome IS NOT NULL", [sid]).fetchone()[0]
         s["first_prompt"] = (db.execute("SELECT text FROM prompts WHERE session_id = ? ORDER BY id LIMIT 1",
                                         [sid]).fetchone() or [None])[0]
         out.append(s)
