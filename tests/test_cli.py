@@ -106,7 +106,16 @@ def test_empty_prompt_file(tmp_path: Path) -> None:
     empty.write_text("\n\n")
     result = invoke("run", str(empty), "-m", "smollm2")
     assert result.exit_code == 2
-    assert "prompt is empty" in error_line(result)
+    line = error_line(result)
+    assert str(empty) in line and "the prompt has no text" in line
+
+
+def test_empty_plain_text_prompt_file(tmp_path: Path) -> None:
+    empty = tmp_path / "prompt.txt"
+    empty.write_text("  \n")
+    result = invoke("run", str(empty), "-m", "smollm2")
+    assert result.exit_code == 2
+    assert f"{empty}: the prompt file is empty" in error_line(result)
 
 
 def test_unknown_model() -> None:
