@@ -11,20 +11,55 @@ from functools import lru_cache
 from html import escape
 
 from markdown_it import MarkdownIt
-from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
+from pygments.token import STANDARD_TYPES, Text, Whitespace
 from pygments.util import ClassNotFound
 
 STYLE = "friendly"
 CSS_SCOPE = ".highlight"
 MAX_HIGHLIGHT_CHARS = 200_000  # a block longer than this is shown escaped but plain
-_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+@lru_cache(maxsize=1)
+def _styled() -> frozenset[str]:
+    """The Pygments classes that the style gives a look; a token of any other class needs no <span>."""
+    return frozenset(HtmlFormatter(style=STYLE).class2style)
 
 
 def pygments_css() -> str:
     """The CSS for the highlighted code, once per document."""
     return HtmlFormatter(style=STYLE).get_style_defs(CSS_SCOPE)
+
+
+@lru_cache(maxsize=512)
+def _css_class(ttype) -> str:
+    if ttype in (Text, Whitespace):
+        return ""
+    while ttype not in STANDARD_TYPES:
+        ttype = ttype.parent
+    cls = STANDARD_TYPES[ttype]
+    return cls if cls in _styled() else ""
+
+
+def _spans(code: str, lexer) -> str:
+    """Highlighted code: like Pygments' HtmlFormatter(nowrap=True), with the same classes, but a <span>
+    only where the style shows one (plain names, punctuation and spaces go bare): under half the bytes."""
+    out: list[str] = []
+    current = ""
+    run: list[str] = []
+    for ttype, value in lexer.get_tokens(code):
+        cls = _css_class(ttype)
+        if cls != current and run:
+            text = escape("".join(run), quote=False)
+            out.append(f'<span class="{current}">{text}</span>' if current else text)
+            run = []
+        current = cls
+        run.append(value)
+    if run:
+        text = escape("".join(run), quote=False)
+        out.append(f'<span class="{current}">{text}</span>' if current else text)
+    return "".join(out)
 
 
 @lru_cache(maxsize=128)
@@ -41,7 +76,7 @@ def _highlight(code: str, lang: str, _attrs) -> str:
     css_lang = f' data-lang="{escape(lang)}"' if lang else ""
     if lexer is None or len(code) > MAX_HIGHLIGHT_CHARS:
         return f'<pre class="highlight"{css_lang}><code>{escape(code, quote=False)}</code></pre>\n'
-    return f'<pre class="highlight"{css_lang}><code>{pygments_highlight(code, lexer, _FORMATTER)}</code></pre>\n'
+    return f'<pre class="highlight"{css_lang}><code>{_spans(code, lexer)}</code></pre>\n'
 
 
 def _link_open(self, tokens, idx, options, env) -> str:
