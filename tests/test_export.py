@@ -403,7 +403,7 @@ def error_line(result: Result) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("fmt", list(export.FORMATS))
+@pytest.mark.parametrize("fmt", list(export.ANSWER_FORMATS))
 def test_cli_export_to_stdout(log, fmt: str) -> None:
     path, ids = log
     result = invoke("export", "--format", fmt, "--db", str(path))
@@ -533,7 +533,7 @@ def test_api_key_is_in_no_log_file_and_no_export(workbench_home: Path, leak_serv
 
     db_path = workbench_home / "workbench.db"
     outputs = {"run --json": result.stdout + result.stderr}
-    for fmt in export.FORMATS:
+    for fmt in export.ANSWER_FORMATS:
         res = invoke("export", "--format", fmt)
         assert res.exit_code == 0, res.stderr
         assert "leak-ok" in res.stdout

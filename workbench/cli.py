@@ -314,7 +314,8 @@ def _print_answer(a) -> None:
 
 @main.command("export")
 @click.option("--format", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
-              help="jsonl (one object per answer), csv, markdown, or html (one self-contained report).")
+              help="jsonl (one object per answer), csv, markdown, html (one self-contained report), or battles "
+                   "(the votes as pairwise battles in the public arena format, for `leaderboard --battles`).")
 @click.option("--session", "session_id", type=int, metavar="ID", help="Only this session (default: every session).")
 @click.option("-o", "--output", "output", metavar="FILE", help="Write to FILE (default: standard output).")
 @_db_option

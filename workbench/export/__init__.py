@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
-FORMATS = {"jsonl": ".jsonl", "csv": ".csv", "markdown": ".md", "html": ".html"}
-"""Each format's name (as `--format` takes it) and its usual file suffix."""
+ANSWER_FORMATS = {"jsonl": ".jsonl", "csv": ".csv", "markdown": ".md", "html": ".html"}
+"""The formats of answers: each format's name (as `--format` takes it) and its usual file suffix."""
+FORMATS = {**ANSWER_FORMATS, "battles": ".jsonl"}
+"""Every format: the answers' ones, and `battles` (the votes as arena-format pairs, one a line)."""
 
 
 def write(format: str, db: "Database", out: TextIO, session_id: int | None = None) -> int:  # noqa: A002

@@ -9,7 +9,8 @@ from sqlite_utils import Database
 
 _ANSWERS = """
 SELECT r.*, p.session_id, p.text AS prompt_text, p.system AS prompt_system, p.params AS prompt_params,
-       p.created_at AS prompt_created_at, s.name AS session_name, s.started_at AS session_started_at,
+       p.created_at AS prompt_created_at, p.tags AS prompt_tags, p.title AS prompt_title,
+       p.prompt_key AS prompt_key, p.repeat AS prompt_repeat, s.name AS session_name, s.started_at AS session_started_at,
        s.source AS session_source
 FROM responses r
 JOIN prompts p ON p.id = r.prompt_id
@@ -47,6 +48,7 @@ def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
         votes.setdefault(vote["prompt_id"], []).append(vote)
     for row in db.query(_ANSWERS.format(where=where), params):
         row["prompt_params"] = json.loads(row["prompt_params"] or "{}")
+        row["prompt_tags"] = json.loads(row["prompt_tags"] or "[]")
         model = models.get(row["model_id"])
         row["model"] = {k: model[k] for k in MODEL_FIELDS} if model else None
         row["votes"] = [
