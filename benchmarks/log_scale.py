@@ -138,7 +138,7 @@ def main() -> None:
         sessions_s = time.perf_counter() - start
         assert len(listed) == shape["sessions"]
         seconds, cpu, sizes = {}, {}, {}
-        for fmt, suffix in export.FORMATS.items():
+        for fmt, suffix in export.ANSWER_FORMATS.items():
             out = Path(tmp) / f"export{suffix}"
             start, cpu_start = time.perf_counter(), _cpu()
             with out.open("w", encoding="utf-8", newline="") as fh:
