@@ -190,9 +190,9 @@ def test_markdown_headings_prompt_table_votes_and_intact_fences(log) -> None:
     assert ("text", PROMPT_1 + "\n") in fences  # the prompt, verbatim
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
     assert len(tables) == 3
-    cells = [_words(t) for t in tokens[tables[0]:] if t.type == "inline"][:14]
-    assert cells[:7] == ["Answer", "Model", "Status", "TTFT", "tok/s", "Tokens", "Duration"]
-    assert cells[7:10] == ["A", "alpha", "complete"]
+    cells = [_words(t) for t in tokens[tables[0]:] if t.type == "inline"][:16]
+    assert cells[:8] == ["Answer", "Model", "Status", "TTFT", "tok/s", "Tokens", "Duration", "Tests"]
+    assert cells[8:11] == ["A", "alpha", "complete"]
     assert "A · alpha won; scores A · alpha 5, B · beta 2" in text
     assert "“alpha was right”" in text
     assert "both bad" in text and "tie" not in text.split("Prompt 2")[1].split("Session 2")[0]

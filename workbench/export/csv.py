@@ -18,11 +18,12 @@ ANSWER = ("id", "session_id", "session_name", "session_started_at", "prompt_id",
           "ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s",
           "started_at", "updated_at")
 TALLY = ("votes", "wins", "losses", "ties", "both_bad", "mean_score")
+TESTS = ("tests_outcome", "tests_passed", "tests_total", "tests_exit_status", "tests_duration_ms")
 # Long text last, so the figures stay in view when a spreadsheet opens the file.
 TEXT = ("prompt_text", "prompt_system", "error", "text")
 # The fingerprint's own name is the answer's model_name; its id becomes model_id.
 FINGERPRINT = tuple(k for k in MODEL_FIELDS if k != "name")
-COLUMNS = (ANSWER + tuple(PARAMS) + tuple(f"model_{k}" for k in FINGERPRINT) + TALLY + TEXT)
+COLUMNS = (ANSWER + tuple(PARAMS) + tuple(f"model_{k}" for k in FINGERPRINT) + TALLY + TESTS + TEXT)
 
 
 def flat(row: dict) -> dict:
@@ -32,6 +33,8 @@ def flat(row: dict) -> dict:
     model = row["model"] or {}
     out.update({f"model_{k}": model.get(k) for k in FINGERPRINT})
     out.update(tally(row))
+    check = row.get("verification") or {}
+    out.update({f"tests_{k}": check.get(k) for k in ("outcome", "passed", "total", "exit_status", "duration_ms")})
     out.update({k: row[k] for k in TEXT})
     return out
 

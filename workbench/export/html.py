@@ -131,7 +131,9 @@ def _answer(row: dict, body: str, best: int) -> str:
             f"<span class=\"model\">{_e(row['model_name'])}</span>{again}{badge}"
             f"<div class=\"fp\">{_e(fingerprint_words(row['model']))}</div>"
             f"<div class=\"figs\"><span class=\"s-{_e(f['status'])}\">{_e(f['status'])}</span> · TTFT {_e(f['ttft'])}"
-            f" · {_e(f['tok_s'])} tok/s · {_e(f['tokens'])} tok · {_e(f['duration'])}</div></header>"
+            f" · {_e(f['tok_s'])} tok/s · {_e(f['tokens'])} tok · {_e(f['duration'])}"
+            + (f" · tests <span class=\"s-{_e(f['tests'].split()[0])}\">{_e(f['tests'])}</span>"
+               if f["tests"] != "–" else "") + "</div></header>"
             f"{error}<div class=\"md\">{text}</div></article>")
 
 

@@ -51,6 +51,7 @@ def record(row: dict) -> dict:
         **{k: row[k] for k in FIGURES},
         "started_at": row["started_at"],
         "updated_at": row["updated_at"],
+        "verification": row.get("verification"),
         "votes": [_vote(v) for v in row["votes"] if not v.get("retracted_at")],
         "vote_tally": tally(row),
         "retracted_votes": [_vote(v) for v in row["votes"] if v.get("retracted_at")],

@@ -94,12 +94,13 @@ def _prompt(group: list[dict]) -> str:
     if head["prompt_system"]:
         parts.append("System prompt:\n\n" + verbatim(head["prompt_system"]) + "\n")
     parts.append(verbatim(head["prompt_text"] or "") + "\n")
-    parts.append("| Answer | Model | Status | TTFT | tok/s | Tokens | Duration |\n"
-                 "|---|---|---|---|---:|---:|---:|\n")
+    parts.append("| Answer | Model | Status | TTFT | tok/s | Tokens | Duration | Tests |\n"
+                 "|---|---|---|---|---:|---:|---:|---|\n")
     for row in group:
         f = figures(row)
         parts.append(f"| {cell(label(row))} | {cell(row['model_name'])} | {cell(f['status'])} | "
-                     f"{cell(f['ttft'])} | {cell(f['tok_s'])} | {cell(f['tokens'])} | {cell(f['duration'])} |\n")
+                     f"{cell(f['ttft'])} | {cell(f['tok_s'])} | {cell(f['tokens'])} | {cell(f['duration'])} | "
+                     f"{cell(f['tests'])} |\n")
     parts.append("\n")
     votes = active(head["votes"])
     if votes:

@@ -97,7 +97,17 @@ def figures(row: dict) -> dict[str, str]:
         "tok_s": f"{rate:.1f}" if rate else "–",
         "tokens": str(tokens) if tokens is not None else "–",
         "duration": ms(row.get("duration_ms")),
+        "tests": tests_words(row.get("verification")),
     }
+
+
+def tests_words(check: dict | None) -> str:
+    """A verification in a few words: 'pass 5/5', 'fail 2/5', 'timeout', or '–' when not run."""
+    if not check:
+        return "–"
+    if check.get("total"):
+        return f"{check['outcome']} {check['passed']}/{check['total']}"
+    return check.get("outcome") or "–"
 
 
 def params_words(params: dict) -> str:

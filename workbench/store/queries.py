@@ -36,7 +36,8 @@ def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
     `session_source`, `prompt_text`, `prompt_system`, `prompt_params` (a dict), `prompt_created_at`,
     `model` (the `models` row as a dict, or None while its fingerprint is pending) and `votes`
     (the prompt's votes, each a dict with `outcome`, `winner_response_id`, `response_ids`,
-    `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer).
+    `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer), and
+    `verification` (the latest run of its code against the prompt's tests, or None).
     """
     where, params = ("WHERE p.session_id = ?", [session_id]) if session_id is not None else ("", [])
     models = {row["id"]: row for row in db["models"].rows}
@@ -46,11 +47,18 @@ def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
         vote["response_ids"] = json.loads(vote["response_ids"] or "[]")
         vote["scores"] = json.loads(vote["scores"] or "{}")
         votes.setdefault(vote["prompt_id"], []).append(vote)
+    checks: dict[int, dict] = {}
+    for check in db.query("SELECT * FROM verifications ORDER BY id"):
+        checks[check["response_id"]] = check  # the latest run of each answer
     for row in db.query(_ANSWERS.format(where=where), params):
         row["prompt_params"] = json.loads(row["prompt_params"] or "{}")
         row["prompt_tags"] = json.loads(row["prompt_tags"] or "[]")
         model = models.get(row["model_id"])
         row["model"] = {k: model[k] for k in MODEL_FIELDS} if model else None
+        check = checks.get(row["id"])
+        row["verification"] = {k: check[k] for k in ("outcome", "passed", "total", "exit_status", "duration_ms",
+                                                     "language", "isolated_network", "note", "created_at")
+                               } if check else None
         row["votes"] = [
             dict(v, won=(None if v["outcome"] != "winner" or row["id"] not in v["response_ids"]
                          else v["winner_response_id"] == row["id"]))

@@ -132,4 +132,29 @@ def m003_batches(db: Database) -> None:
 
 
 
+@migrations()
+def m004_verifications(db: Database) -> None:
+    """What happened when an answer's code was run against its prompt's tests."""
+    db["verifications"].create(
+        {
+            "id": int,
+            "response_id": int,
+            "created_at": str,
+            "outcome": str,  # pass, fail, error, timeout, no-code, no-runner, no-tests, refused
+            "passed": int,
+            "total": int,
+            "exit_status": int,
+            "duration_ms": float,
+            "language": str,
+            "isolated_network": int,
+            "note": str,
+            "stdout": str,  # bounded excerpts
+            "stderr": str,
+        },
+        pk="id",
+        foreign_keys=[("response_id", "responses", "id")],
+    )
+    db["verifications"].create_index(["response_id"])
+
+
 KNOWN = {m.name for m in migrations._migrations}

@@ -374,6 +374,22 @@ class Recorder:
         db.execute("UPDATE votes SET retracted_at = ? WHERE prompt_id = ? AND retracted_at IS NULL",
                    [now_iso(), prompt_id])
 
+    def verified(self, answer, verdict) -> Future:
+        """Log a verification of an answer (after its row exists)."""
+        row = {"created_at": now_iso(), "outcome": verdict.outcome, "passed": verdict.passed,
+               "total": verdict.total, "exit_status": verdict.exit_status,
+               "duration_ms": round(verdict.duration_ms, 1), "language": verdict.language,
+               "isolated_network": int(verdict.isolated_network), "note": verdict.note,
+               "stdout": verdict.stdout, "stderr": verdict.stderr}
+
+        def write(db) -> int | None:
+            response_id = self._rows.get(id(answer))
+            if response_id is None:
+                return None
+            return db["verifications"].insert({"response_id": response_id, **row}).last_pk
+
+        return self.store.submit(write)
+
     def vote(self, prompt_id: int, outcome: str, response_ids: list[int], winner: int | None = None,
              scores: dict | None = None, note: str | None = None, blind: bool = False) -> Future:
         """Commit a vote given by row ids (for scripts and tests; the app uses `cast`)."""

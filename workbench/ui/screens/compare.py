@@ -25,6 +25,7 @@ from workbench.ui.widgets.answer_view import AnswerView
 from workbench.ui.widgets.prompt_bar import PromptBar
 
 FRAME_S = 1 / 30  # paint at most ~30 times a second
+FIGURES_S = 0.25  # while streaming, a pane's figures line is redrawn this often (each redraw relays out the screen)
 STREAMING = {"stop_all", "stop_one"}
 NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate"}
 
@@ -83,6 +84,7 @@ class CompareScreen(VotingMixin, Screen):
         self.sync_scroll = True
         self._pair_votes: dict = {}
         self._consumed: list[int] = []
+        self._figures_shown: dict[int, tuple[str, float]] = {}  # pane index: (status, when) last drawn
         self._shown: list[object] = []
         self._maximized: AnswerPane | None = None
         self._timer = None
@@ -214,6 +216,8 @@ class CompareScreen(VotingMixin, Screen):
             self._maximized = None
         self.blind_now = self.blind
         self.revealed = not self.blind
+        if self.blind_now:
+            self.app.clear_notifications()  # the last vote's reveal must not sit over the new blind panes
         self.vote, self.scores, self.note = None, {}, ""
         self.tags = list(prompt.tags) if prompt is not None else []
         params = {k: v for k, v in self.defaults.items() if k in ("max_tokens", "temperature", "seed", "top_p")}
@@ -254,6 +258,7 @@ class CompareScreen(VotingMixin, Screen):
             if self._shown[i] is not answer:  # a regenerated answer replaces the old one
                 self._shown[i] = answer
                 self._consumed[i] = 0
+                self._figures_shown.pop(i, None)
                 pane.view.clear()
             # Read `finished` before the pieces: the engine thread appends its last piece
             # before it marks the answer finished, so nothing can slip between the two reads.
@@ -270,7 +275,10 @@ class CompareScreen(VotingMixin, Screen):
                 message = answer.error if not hide else "this answer failed (the reason shows after your vote)"
                 pane.view.set_notice(Text(f"✗ {message}", style="bold red"))
             pane.set_where(answer.where)
-            pane.show_figures(answer.status, blind_summary(answer, now) if hide else summary(answer, now))
+            shown = self._figures_shown.get(i)
+            if force or finished or shown is None or shown[0] != answer.status or now - shown[1] >= FIGURES_S:
+                pane.show_figures(answer.status, blind_summary(answer, now) if hide else summary(answer, now))
+                self._figures_shown[i] = (answer.status, now)
         if all_done:
             self._timer.pause()
             self.refresh_bindings()
