@@ -19,6 +19,7 @@ from workbench.compare import Comparison, EnginePool
 from workbench.engines.base import Request
 from workbench.figures import blind_summary, summary
 from workbench.ui.render import CodeStyle
+from workbench.ui.screens.verifying import VerifyingMixin
 from workbench.ui.screens.voting import VotingMixin
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.answer_view import AnswerView
@@ -27,10 +28,10 @@ from workbench.ui.widgets.prompt_bar import PromptBar
 FRAME_S = 1 / 30  # paint at most ~30 times a second
 FIGURES_S = 0.25  # while streaming, a pane's figures line is redrawn this often (each redraw relays out the screen)
 STREAMING = {"stop_all", "stop_one"}
-NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate"}
+NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate", "verify"}
 
 
-class CompareScreen(VotingMixin, Screen):
+class CompareScreen(VotingMixin, VerifyingMixin, Screen):
     """Sends each prompt to the open models and streams the answers side by side."""
 
     BINDINGS = [
@@ -44,6 +45,8 @@ class CompareScreen(VotingMixin, Screen):
         Binding("e", "score", "Scores"),
         Binding("number_sign", "tags", "Tags", key_display="#"),
         Binding("r", "regenerate", "Regenerate"),
+        Binding("v", "verify", "Run tests"),
+        Binding("o", "show_run", "Run output", show=False),
         Binding("z", "maximize", "Maximise"),
         Binding("y", "toggle_sync", "Sync scroll", show=False),
         Binding("ctrl+b", "toggle_blind", "Blind"),
@@ -81,6 +84,9 @@ class CompareScreen(VotingMixin, Screen):
         self.scores: dict[int, int] = {}
         self.note = ""
         self.tags: list[str] = []
+        self.prompt_file = None
+        """The library prompt of the current comparison (its tests are what `v` runs)."""
+        self.verdicts: dict[int, object] = {}
         self.sync_scroll = True
         self._pair_votes: dict = {}
         self._consumed: list[int] = []
@@ -219,6 +225,7 @@ class CompareScreen(VotingMixin, Screen):
         if self.blind_now:
             self.app.clear_notifications()  # the last vote's reveal must not sit over the new blind panes
         self.vote, self.scores, self.note = None, {}, ""
+        self.prompt_file, self.verdicts = prompt, {}
         self.tags = list(prompt.tags) if prompt is not None else []
         params = {k: v for k, v in self.defaults.items() if k in ("max_tokens", "temperature", "seed", "top_p")}
         system = self.defaults.get("system")
@@ -323,6 +330,8 @@ class CompareScreen(VotingMixin, Screen):
             self.notify("Focus a pane with an answer to regenerate it.", severity="warning", timeout=3)
             return
         self.comparison.regenerate(index)
+        self.verdicts.pop(index, None)
+        self.panes[index].set_badge("")
         self._timer.resume()
         self.refresh_bindings()
 

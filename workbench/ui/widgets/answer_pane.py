@@ -49,6 +49,8 @@ class AnswerPane(Vertical):
         self.hidden_identity = False
         """Blind: show only the label until the vote reveals the model."""
         self.vote_mark = ""
+        self.badge = ""
+        """The verification mark ('✓ 5/5'), shown in the border beside where the model runs."""
         self._refresh_titles()
 
     def compose(self) -> ComposeResult:
@@ -70,6 +72,7 @@ class AnswerPane(Vertical):
         """Which model this pane shows now (per prompt: blind panes are shuffled)."""
         self.label, self.model, self._where, self.hidden_identity = label, model, where, hidden
         self.vote_mark = ""
+        self.badge = ""
         self._refresh_titles()
 
     def set_vote_mark(self, mark: str) -> None:
@@ -77,14 +80,20 @@ class AnswerPane(Vertical):
         self.vote_mark = mark
         self._refresh_titles()
 
+    def set_badge(self, badge: str) -> None:
+        """Show the verification result in the border."""
+        self.badge = badge
+        self._refresh_titles()
+
     def _refresh_titles(self) -> None:
         mark = f" {self.vote_mark}" if self.vote_mark else ""
+        badge = f"{self.badge} · " if self.badge else ""
         if self.hidden_identity:
             self.border_title = Content(f"{self.label}{mark}")
-            self.border_subtitle = Content("blind")
+            self.border_subtitle = Content(f"{badge}blind")
         else:
             self.border_title = Content(f"{self.label} {self.model}{mark}")
-            self.border_subtitle = Content(self._where)
+            self.border_subtitle = Content(f"{badge}{self._where}")
 
     def show_figures(self, status: str, line: str) -> None:
         """Update the figures line (only when it changed)."""

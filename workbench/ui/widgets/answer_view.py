@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.message import Message
@@ -44,15 +46,38 @@ class AnswerView(ScrollView, can_focus=True):
         self._wrap_width = 0
         self._quiet_scroll = False
         self._follow_pending = False
+        self._paint_style: tuple[Style, int] | None = None
 
     # -- feeding --------------------------------------------------------
     def append(self, text: str) -> None:
         """Add streamed text."""
-        self._update(self.doc.feed(text))
+        self._update(self._rewrap_restyled(self.doc.feed(text)))
 
     def finish(self) -> None:
         """The answer ended: render its last line as a finished one."""
-        self._update(self.doc.close())
+        self._update(self._rewrap_restyled(self.doc.close()))
+
+    def _rewrap_restyled(self, first_changed: int) -> int:
+        """Re-wrap in place the lines a closed code block restyled; return where new lines start.
+
+        The document only appends lines or restyles them with the same text (so the same rows),
+        so the rows of an unchanged line are kept: closing a 2,000-line block re-wraps the few
+        lines whose colours changed, not the whole block.
+        """
+        restyled = self.doc.take_restyled()
+        width, wrapped = self._width(), len(self._line_start)
+        if width <= 0 or width != self._wrap_width:
+            return first_changed  # everything is re-wrapped anyway
+        for i in restyled:
+            if i >= wrapped:
+                continue  # new lines are wrapped by _update
+            start = self._line_start[i]
+            end = self._line_start[i + 1] if i + 1 < wrapped else len(self._rows)
+            rows = self._wrap(self.doc.lines[i], width)
+            if len(rows) != end - start:
+                return i  # cannot happen for the same text; re-wrap from here to be safe
+            self._rows[start:end] = rows
+        return wrapped
 
     def clear(self) -> None:
         """Empty the view for a new answer."""
@@ -93,12 +118,20 @@ class AnswerView(ScrollView, can_focus=True):
     def _wrap(self, line: Line, width: int) -> list[Strip]:
         console = self.app.console
         text = line.text
+        if text.cell_len <= width:
+            strip = _one_row(text, self.doc.code_style.background if line.code else None)
+            if strip is not None:
+                return [strip.extend_cell_length(width, self.doc.code_style.background) if line.code else strip]
         if line.code:
             text = text.copy()
             text.style = self.doc.code_style.background
         out = []
         for part in text.wrap(console, width, overflow="fold") or [Text()]:
-            strip = Strip(list(part.render(console)), part.cell_len)
+            segments = list(part.render(console))
+            if part.style and not part.spans:  # rich's render leaves the style off a line without spans
+                style = console.get_style(part.style)
+                segments = [Segment(seg.text, style) for seg in segments]
+            strip = Strip(segments, part.cell_len)
             if line.code:
                 strip = strip.extend_cell_length(width, self.doc.code_style.background)
             out.append(strip)
@@ -121,7 +154,14 @@ class AnswerView(ScrollView, can_focus=True):
         self._tail = self._wrap(partial, width) if partial else []
         self._notice = self._wrap(Line(self._notice_text, False), width) if self._notice_text else []
         height = len(self._rows) + len(self._tail) + len(self._notice)
-        self.virtual_size = Size(width, height)
+        size = Size(width, height)
+        if size.width == self.virtual_size.width:
+            # Only the height changed: the view's own size is set by CSS, so skip the
+            # whole-screen relayout that assigning `virtual_size` asks for (one per frame).
+            self.set_reactive(AnswerView.virtual_size, size)
+            self._scroll_update(size)  # a scrollbar that must appear or go still lays out
+        else:
+            self.virtual_size = size
         if self.follow:
             self._scroll_quietly(height)  # clamped to the last full screen
             if not self._follow_pending:
@@ -159,10 +199,18 @@ class AnswerView(ScrollView, can_focus=True):
             self.post_message(self.Scrolled(self, new_value))
 
     # -- the Line API ---------------------------------------------------
+    def render_lines(self, crop):
+        """Render the rows on screen, working out the view's style and width once, not per row."""
+        self._paint_style = (self.rich_style, self._width())
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
     def render_line(self, y: int) -> Strip:
         """One screen row: a cached strip, cropped to the view."""
         row = self.scroll_offset.y + y
-        width = self._width()
+        rich_style, width = self._paint_style or (self.rich_style, self._width())
         n_rows, n_tail = len(self._rows), len(self._tail)
         if row < n_rows:
             strip = self._rows[row]
@@ -171,7 +219,38 @@ class AnswerView(ScrollView, can_focus=True):
         elif row < n_rows + n_tail + len(self._notice):
             strip = self._notice[row - n_rows - n_tail]
         else:
-            return Strip.blank(width, self.rich_style)
-        return strip.crop_extend(0, width, None).apply_style(self.rich_style)
+            return Strip.blank(width, rich_style)
+        return strip.crop_extend(0, width, None).apply_style(rich_style)
 
 
+def _one_row(text: Text, base: Style | None) -> Strip | None:
+    """A line that fits the width as one strip, without rich's general wrap and render.
+
+    Only for what the document makes (spans in order, not overlapping, Style objects);
+    returns None for anything else, which then takes the general path.
+    """
+    style = text.style
+    if base is not None:
+        style = base  # a code line's background replaces its own style, as in the general path
+    elif isinstance(style, str):
+        if style:
+            return None
+        style = None
+    plain = text.plain
+    if "\t" in plain:
+        return None
+    null = Style.null()
+    segments = []
+    pos = 0
+    for start, end, span_style in text.spans:
+        if start < pos or isinstance(span_style, str):
+            return None
+        if end <= start:
+            continue
+        if start > pos:
+            segments.append(Segment(plain[pos:start], style or null))
+        segments.append(Segment(plain[start:end], style + span_style if style else span_style))
+        pos = end
+    if pos < len(plain):
+        segments.append(Segment(plain[pos:], style or null))
+    return Strip(segments, text.cell_len)

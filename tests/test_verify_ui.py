@@ -1,0 +1,78 @@
+"""Verification from the app: `v` runs every pane against the prompt's tests; badges; `o` shows a run."""
+
+from __future__ import annotations
+
+import time
+
+import sqlite_utils
+
+from workbench import catalog
+from workbench.compare import EnginePool
+from workbench.config import ModelSpec, load_settings
+from workbench.engines.replay import ReplayEngine
+from workbench.prompts import library_dirs, load_library
+from workbench.store import Store
+from workbench.ui.app import build_app
+from workbench.ui.screens.run_output import RunOutput
+
+RIGHT = """Here you go:
+
+```python
+def merge_intervals(intervals):
+    out = []
+    for start, end in sorted(intervals):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+```
+"""
+WRONG = """```python
+def merge_intervals(intervals):
+    return sorted(intervals)
+```
+"""
+
+
+async def _wait(pilot, condition, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            await pilot.pause(0.05)
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not met in time")
+
+
+async def test_v_runs_each_pane_against_the_tests_and_logs_it(tmp_path):
+    store = Store(tmp_path / "log.db")
+    recorder = store.start_session("app")
+    engines = [ReplayEngine("right", RIGHT), ReplayEngine("wrong", WRONG)]
+    specs = [ModelSpec(name=e.name, engine="replay") for e in engines]
+    app = build_app(load_settings(), [catalog.Entry(s) for s in specs], ["right", "wrong"],
+                    pool_factory=lambda _s: EnginePool(engines), recorder=recorder)
+    library, _ = load_library(library_dirs(tmp_path))
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            screen = app.screen
+            await screen.send("merge them", library["merge-intervals"])
+            await _wait(pilot, lambda: screen.comparison.finished)
+            screen.panes[0].view.focus()
+            await pilot.press("v")
+            await _wait(pilot, lambda: len(screen.verdicts) == 2)
+            right, wrong = screen.verdicts[0], screen.verdicts[1]
+            assert right.outcome == "pass" and right.passed == right.total > 0
+            assert wrong.outcome == "fail" and wrong.passed < wrong.total
+            assert str(screen.panes[0].border_subtitle).startswith(f"✓ {right.total}/{right.total}")
+            assert str(screen.panes[1].border_subtitle).startswith("✗")
+            await pilot.press("o")
+            await _wait(pilot, lambda: isinstance(app.screen, RunOutput))
+            await pilot.press("escape")
+            store.flush()
+            rows = list(sqlite_utils.Database(tmp_path / "log.db").query(
+                "SELECT r.model_name, v.outcome, v.passed, v.total FROM verifications v "
+                "JOIN responses r ON r.id = v.response_id ORDER BY r.position"))
+            assert [(r["model_name"], r["outcome"]) for r in rows] == [("right", "pass"), ("wrong", "fail")]
+    finally:
+        store.close()

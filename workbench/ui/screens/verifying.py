@@ -1,0 +1,72 @@
+"""Running each pane's code against the prompt's tests, from the compare screen."""
+
+from __future__ import annotations
+
+from textual import work
+
+from workbench.blind import LABELS
+
+BADGES = {"pass": "✓", "fail": "✗", "error": "✗", "timeout": "⏱", "no-tests": "▶", "no-code": "∅",
+          "no-runner": "?", "refused": "⊘"}
+
+
+def badge(verdict) -> str:
+    """A short pass/fail mark for a pane's border: '✓ 5/5', '✗ 2/5', '⏱ timeout'."""
+    mark = BADGES.get(verdict.outcome, "?")
+    if verdict.total:
+        return f"{mark} {verdict.passed}/{verdict.total}"
+    if verdict.outcome == "no-tests":
+        return f"{mark} exit {verdict.exit_status}"
+    return f"{mark} {verdict.outcome}"
+
+
+class VerifyingMixin:
+    """`v` runs every pane's code (one at a time, off the UI thread); `o` shows the focused pane's run."""
+
+    def action_verify(self) -> None:
+        """Run every finished answer's code against the prompt's tests (or just run it)."""
+        comparison = self.comparison
+        if comparison is None:
+            return
+        ready = [(i, a) for i, a in enumerate(comparison.answers) if a.finished and a.text.strip()]
+        if not ready:
+            self.notify("No finished answer to run yet.", severity="warning", timeout=3)
+            return
+        what = "tests" if self.prompt_file is not None and self.prompt_file.tests else "code (no tests)"
+        self.notify(f"Running {len(ready)} answer{'s' * (len(ready) != 1)}' {what} in the sandbox…", timeout=3)
+        for i, _ in ready:
+            self.panes[i].set_badge("… running")
+        self._run_checks(comparison, ready, self.prompt_file)
+
+    @work(thread=True, exclusive=True, group="verify")
+    def _run_checks(self, comparison, ready: list, prompt) -> None:
+        """One answer at a time, so the runs do not fight each other (or a model) for the cores."""
+        from workbench.verify import verify
+
+        for index, answer in ready:
+            try:
+                verdict = verify(answer.text, prompt)
+            except Exception as exc:  # noqa: BLE001 - a checker bug must not take the app down
+                from workbench.verify import Verdict
+
+                verdict = Verdict(outcome="error", note=f"the checker failed: {type(exc).__name__}: {exc}")
+            if self.recorder is not None:
+                self.recorder.verified(answer, verdict)
+            self.app.call_from_thread(self._show_verdict, comparison, index, answer, verdict)
+
+    def _show_verdict(self, comparison, index: int, answer, verdict) -> None:
+        if comparison is not self.comparison or comparison.answers[index] is not answer:
+            return  # a newer prompt or a regenerated answer: this run is about something gone
+        self.verdicts[index] = verdict
+        self.panes[index].set_badge(badge(verdict))
+
+    def action_show_run(self) -> None:
+        """The focused pane's run: exit status, time, stdout, stderr."""
+        index = self._focused_index()
+        verdict = self.verdicts.get(index) if index is not None else None
+        if verdict is None:
+            self.notify("Press v to run the answers first (focus a pane to see its run).", timeout=3)
+            return
+        from workbench.ui.screens.run_output import RunOutput
+
+        self.app.push_screen(RunOutput(LABELS[index], verdict))
