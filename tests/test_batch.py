@@ -122,3 +122,34 @@ def test_done_event_is_the_last_word():
     events = list(ReplayEngine("a", "x y").stream(Request("q"), __import__("workbench.engines.base",
                                                                           fromlist=["Cancel"]).Cancel()))
     assert isinstance(events[-1], Done)
+
+
+def test_pass_at_k_matches_the_estimator():
+    from workbench.batch import pass_at_k
+
+    assert pass_at_k(4, 0, 1) == 0.0 and pass_at_k(4, 4, 2) == 1.0
+    assert abs(pass_at_k(4, 1, 1) - 0.25) < 1e-12
+    assert abs(pass_at_k(4, 1, 2) - 0.5) < 1e-12  # 1 - C(3,2)/C(4,2) = 1 - 3/6
+
+
+def test_answers_to_prompts_with_tests_are_verified_and_summarised(tmp_path):
+    from workbench.prompts import library_dirs, load_library
+
+    library, _ = load_library(library_dirs(tmp_path))
+    prompt = library["merge-intervals"]
+    right = ("```python\ndef merge_intervals(xs):\n    out = []\n    for s, e in sorted(xs):\n"
+             "        if out and s <= out[-1][1]:\n            out[-1] = (out[-1][0], max(out[-1][1], e))\n"
+             "        else:\n            out.append((s, e))\n    return out\n```\n")
+    wrong = "```python\ndef merge_intervals(xs):\n    return xs\n```\n"
+    item = Item("merge-intervals", prompt.title, Request("merge", max_tokens=8), tuple(prompt.tags), prompt)
+    store = Store(tmp_path / "log.db")
+    batch = Batch([item], [ReplayEngine("good", right), ReplayEngine("bad", wrong)], repeat=2,
+                  recorder=store.start_session("run"))
+    results = batch.run()
+    store.close()
+    assert all(r.verdict is not None for r in results)
+    rows = {r["model"]: r for r in summary(results, k=2)}
+    assert rows["good"]["tests_passed"] == 2 and rows["good"]["pass@1"] == 1.0 and rows["good"]["pass@2"] == 1.0
+    assert rows["bad"]["tests_passed"] == 0 and rows["bad"]["pass@1"] == 0.0
+    db = sqlite_utils.Database(tmp_path / "log.db")
+    assert db.execute("SELECT count(*) FROM verifications").fetchone()[0] == 4

@@ -11,6 +11,7 @@ cancels what is in flight and keeps what is done; a resumed run skips every
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -30,6 +31,8 @@ class Item:
     title: str
     request: Request
     tags: tuple[str, ...] = ()
+    prompt: object = field(default=None, compare=False, hash=False)
+    """The library prompt (its tests are run against each answer), or None."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Result:
     item: Item
     repeat: int
     answer: Answer
+    verdict: object = None
+    """The verification of the answer's code, when the prompt has tests."""
 
 
 @dataclass
@@ -64,7 +69,7 @@ class Batch:
     def __init__(self, items: Sequence[Item], engines: Sequence[Engine], repeat: int = 1, parallel: int = 1,
                  recorder=None, skip: set[tuple[str, int, str]] | None = None,
                  prompt_ids: dict[tuple[str, int], int] | None = None,
-                 on_answer: Callable[[Result, Tally], None] | None = None) -> None:
+                 on_answer: Callable[[Result, Tally], None] | None = None, verify: bool = True) -> None:
         self.items = list(items)
         self.engines = list(engines)
         self.repeat = repeat
@@ -73,6 +78,10 @@ class Batch:
         self.skip = skip or set()
         self.prompt_ids = prompt_ids or {}
         self.on_answer = on_answer
+        self.verify = verify
+        # One run at a time: the sandboxed tests should not fight the models (or each other) for cores.
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") if verify else None
+        self._checks: list[Future] = []
         self.results: list[Result] = []
         self.units = [
             (item, r, [e for e in self.engines if (item.key, r, e.name) not in self.skip])
@@ -95,6 +104,8 @@ class Batch:
                     self.tally.failed += answer.status == "failed"
                     result = Result(item, repeat, answer)
                     self.results.append(result)
+                if self._checker is not None and answer.status == "complete" and getattr(item.prompt, "tests", None):
+                    self._checks.append(self._checker.submit(self._check, result))
                 if self.on_answer:
                     self.on_answer(result, self.tally)
 
@@ -112,8 +123,30 @@ class Batch:
         with self._lock:
             self._live.remove(comparison)
 
+    def _check(self, result: Result) -> None:
+        from workbench.verify import Verdict, verify
+
+        if self._stopped.is_set():
+            return
+        try:
+            result.verdict = verify(result.answer.text, result.item.prompt)
+        except Exception as exc:  # noqa: BLE001 - a checker bug is a result, not a crash
+            result.verdict = Verdict(outcome="error", note=f"the checker failed: {type(exc).__name__}: {exc}")
+        if self.recorder is not None:
+            self.recorder.verified(result.answer, result.verdict)
+
     def run(self) -> list[Result]:
-        """Run to the end (or until `stop`); returns every answer that ended."""
+        """Run to the end (or until `stop`); returns every answer that ended (verified, when it has tests)."""
+        try:
+            self._run()
+        finally:
+            if self._checker is not None:
+                for future in list(self._checks):
+                    future.result()
+                self._checker.shutdown()
+        return self.results
+
+    def _run(self) -> None:
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="batch") as pool:
             pending: set[Future] = set()
             queue = list(self.units)
@@ -127,7 +160,6 @@ class Batch:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()
-        return self.results
 
     def stop(self) -> None:
         """Cancel what is in flight; nothing new starts."""
@@ -143,8 +175,15 @@ class Batch:
         return self._stopped.is_set()
 
 
-def summary(results: Sequence[Result]) -> list[dict]:
-    """Per model: answers, failures, median time to first token and median tokens/s."""
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimate of pass@k from n samples of which c passed (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def summary(results: Sequence[Result], k: int | None = None) -> list[dict]:
+    """Per model: answers, failures, median TTFT and tokens/s; with tests, pass@1 and pass@k (k = repeats)."""
     by_model: dict[str, list[Answer]] = {}
     for result in results:
         by_model.setdefault(result.answer.model, []).append(result.answer)
@@ -160,4 +199,17 @@ def summary(results: Sequence[Result]) -> list[dict]:
             "median_ttft_ms": round(statistics.median(ttfts), 1) if ttfts else None,
             "median_tokens_per_s": round(statistics.median(rates), 1) if rates else None,
         })
+        checked = [r for r in results if r.answer.model == model and r.verdict is not None
+                   and r.verdict.outcome in ("pass", "fail", "error", "timeout", "no-code")]
+        if checked:
+            rows[-1]["tests_passed"] = sum(r.verdict.outcome == "pass" for r in checked)
+            rows[-1]["tests_run"] = len(checked)
+            per_prompt: dict[str, list[bool]] = {}
+            for r in checked:
+                per_prompt.setdefault(r.item.key, []).append(r.verdict.outcome == "pass")
+            rows[-1]["pass@1"] = round(statistics.mean(pass_at_k(len(v), sum(v), 1) for v in per_prompt.values()), 3)
+            if k and k > 1:
+                eligible = [v for v in per_prompt.values() if len(v) >= k]
+                rows[-1][f"pass@{k}"] = (round(statistics.mean(pass_at_k(len(v), sum(v), k) for v in eligible), 3)
+                                         if eligible else None)
     return rows

@@ -291,7 +291,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         for result in sorted(results, key=lambda r: r.answer.index):
             _print_answer(result.answer)
     else:
-        print_summary(summary(results))
+        print_summary(summary(results, k=repeat))
     if batch.stopped:
         click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged "
                    f"(session #{recorder.session_id}). Resume with:\n  {resume_command(recorder.session_id, db)}",

@@ -60,7 +60,7 @@ def build_items(args: list[str], settings, vars_: dict[str, str], tag: str | Non
             system = params["system"]
         request = Request(prompt=text, system=system, max_tokens=int(merged.get("max_tokens", 512)),
                           temperature=merged.get("temperature"), seed=merged.get("seed"), top_p=merged.get("top_p"))
-        items.append(Item(prompt.name, prompt.title, request, tuple(prompt.tags)))
+        items.append(Item(prompt.name, prompt.title, request, tuple(prompt.tags), prompt))
     if not items:
         raise RunError(f"none of the prompts given has the tag '{tag}'")
     return items, warnings
@@ -125,7 +125,15 @@ def print_summary(rows: list[dict]) -> None:
     """The per-model table at the end of a batch."""
     headers = ["model", "answers", "complete", "failures", "median TTFT ms", "median tok/s"]
     keys = ["model", "answers", "complete", "failures", "median_ttft_ms", "median_tokens_per_s"]
-    table = [[("–" if r[k] is None else str(r[k])) for k in keys] for r in rows]
+    if any("tests_run" in r for r in rows):
+        headers.append("tests passed")
+        keys.append("tests")
+        extra = sorted({k for r in rows for k in r if k.startswith("pass@")})
+        headers += extra
+        keys += extra
+        for r in rows:
+            r["tests"] = f"{r['tests_passed']}/{r['tests_run']}" if "tests_run" in r else None
+    table = [[("–" if r.get(k) is None else str(r[k])) for k in keys] for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)] if table else []
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     for row in table:
@@ -141,8 +149,9 @@ def resume_command(session_id: int, db_option: str | None) -> str:
 
 
 def batch_results_json(results: list[Result]) -> str:
-    """Every answer with its prompt key and repeat."""
-    rows = [{"prompt": r.item.key, "title": r.item.title, "repeat": r.repeat, **r.answer.as_dict()}
+    """Every answer with its prompt key, repeat and (when the prompt has tests) its verification."""
+    rows = [{"prompt": r.item.key, "title": r.item.title, "repeat": r.repeat, **r.answer.as_dict(),
+             "verification": r.verdict.as_dict() if r.verdict is not None else None}
             for r in sorted(results, key=lambda r: (r.repeat, r.item.key, r.answer.index))]
     return json.dumps(rows, indent=2, ensure_ascii=False)
 
