@@ -48,3 +48,25 @@ def test_votes_export_as_battles_and_rank(tmp_path):
     assert all(b["tags"] == ["physics"] for b in lines)
     board = leaderboard(read_battles(out), rounds=0)
     assert board.battles == 5 and {s.model for s in board.standings} == {"a", "b", "c"}
+
+
+def test_leaderboard_shows_pass_rates_next_to_ratings(tmp_path):
+    from workbench.verify import Verdict
+
+    db = tmp_path / "log.db"
+    store = Store(db)
+    recorder = store.start_session("app")
+    comparison = Comparison([ReplayEngine("a", "x"), ReplayEngine("b", "y")], Request("q"),
+                            subscribers=[recorder.on_event])
+    recorder.record(comparison)
+    comparison.start().wait()
+    recorder.cast(comparison, "winner", 0).result(10)
+    recorder.verified(comparison.answers[0], Verdict(outcome="pass", passed=3, total=3)).result(10)
+    recorder.verified(comparison.answers[1], Verdict(outcome="fail", passed=1, total=3)).result(10)
+    store.close()
+    text = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--rounds", "10"]).stdout
+    assert "tests passed" in text
+    lines = {line.split()[1]: line for line in text.splitlines() if line.strip()[:1].isdigit()}
+    assert lines["a"].rstrip().endswith("1/1") and lines["b"].rstrip().endswith("0/1")
+    data = json.loads(CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--json", "--rounds", "5"]).stdout)
+    assert data["tests"]["a"] == {"run": 1, "passed": 1, "pass_rate": 1.0}

@@ -417,8 +417,8 @@ def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
     return when.isoformat(timespec="milliseconds")
 
 
-def _log_battles(db_path: Path, **filters) -> list:
-    """The log's votes as battles; a log that does not exist yet has none."""
+def _log_battles(db_path: Path, **filters) -> tuple[list, dict]:
+    """The log's votes as battles, and per-model test pass counts; a log that does not exist yet has none."""
     import sqlite3
 
     from workbench.store import StoreError, open_db
@@ -428,13 +428,15 @@ def _log_battles(db_path: Path, **filters) -> list:
     if not Path(db_path).exists():
         if session_id is not None:
             raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
-        return []
+        return [], {}
     try:
         log = open_db(db_path)
         try:
             if session_id is not None and not session_exists(log, session_id):
                 raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
-            return battles(log, **filters)
+            from workbench.store.queries import pass_rates
+
+            return battles(log, **filters), pass_rates(log, session_id, filters.get("tag"))
         finally:
             log.conn.close()
     except StoreError as exc:
@@ -443,14 +445,21 @@ def _log_battles(db_path: Path, **filters) -> list:
         raise Problem(f"{db_path}: {exc}") from None
 
 
-def _board_lines(board) -> list[str]:
-    """The leaderboard as a text table, then the pairwise win-rate matrix."""
+def _board_lines(board, tests: dict | None = None) -> list[str]:
+    """The leaderboard as a text table (with tests passed, when answers were verified), then the matrix."""
     rows = board.standings
     width = max(5, *(len(s.model) for s in rows))
-    lines = [f"{'rank':>4}  {'model':<{width}}  {'rating':>7}  {'95% interval':^17}  {'votes':>6}  {'win rate':>8}"]
+    tests = tests or {}
+    head = f"{'rank':>4}  {'model':<{width}}  {'rating':>7}  {'95% interval':^17}  {'votes':>6}  {'win rate':>8}"
+    lines = [head + (f"  {'tests passed':>14}" if tests else "")]
     for s in rows:
-        lines.append(f"{s.rank:>4}  {s.model:<{width}}  {s.rating:>7.1f}  {s.lower:>7.1f} – {s.upper:>7.1f}  "
-                     f"{s.votes:>6}  {s.win_rate:>8.1%}")
+        line = (f"{s.rank:>4}  {s.model:<{width}}  {s.rating:>7.1f}  {s.lower:>7.1f} – {s.upper:>7.1f}  "
+                f"{s.votes:>6}  {s.win_rate:>8.1%}")
+        if tests:
+            t = tests.get(s.model)
+            cell = f"{t['passed']}/{t['run']}" if t else "–"
+            line += f"  {cell:>14}"
+        lines.append(line)
     lines += ["", "Pairwise win rate, row against column (ties count half; · no votes between them):"]
     lines.append(f"{'':>3} {'':<{width}}" + "".join(f"{i:>7}" for i in range(1, len(rows) + 1)))
     for i, s in enumerate(rows, 1):
@@ -500,10 +509,10 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
         raise Problem("--no-log needs at least one --battles FILE")
     if no_log and any(v not in (None, False) for v in filters.values()):
         raise Problem("--tag, --session, --since, --until and --blind-only filter the log; drop --no-log to use them")
-    votes, sources = [], []
+    votes, sources, tests = [], [], {}
     if not no_log:
         db_path = _settings(obj["config"], db or obj["db"]).db_path
-        votes = _log_battles(db_path, **filters)
+        votes, tests = _log_battles(db_path, **filters)
         sources.append(f"the log {db_path} ({len(votes)})")
     for name in battle_files:
         try:
@@ -521,12 +530,12 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     except ValueError as exc:
         raise Problem(f"--anchor-model: {exc}" if anchor_model else str(exc)) from None
     if as_json:
-        click.echo(json.dumps(board.as_dict(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**board.as_dict(), "tests": tests}, indent=2, ensure_ascii=False))
         return
     pinned = f"{anchor_model} pinned at {anchor:g}" if anchor_model else f"mean rating {anchor:g}"
     click.echo(f"{board.battles} pairwise votes from {', '.join(sources)}; {rounds} bootstrap rounds; {pinned}")
     click.echo()
-    for line in _board_lines(board):
+    for line in _board_lines(board, tests):
         click.echo(line)
 
 

@@ -145,3 +145,25 @@ def battles(db: Database, tag: str | None = None, session_id: int | None = None,
             out += [Battle(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]
                     if names[a] != names[b]]
     return out
+
+
+def pass_rates(db: Database, session_id: int | None = None, tag: str | None = None) -> dict[str, dict]:
+    """Per model: how many answers were verified against tests and how many passed (latest run of each)."""
+    where, params = ["v.total > 0 OR v.outcome IN ('pass', 'fail', 'error', 'timeout', 'no-code')"], []
+    if session_id is not None:
+        where.append("p.session_id = ?")
+        params.append(session_id)
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(coalesce(p.tags, '[]')) WHERE value = ?)")
+        params.append(tag)
+    sql = ("SELECT r.model_name, v.outcome FROM verifications v JOIN responses r ON r.id = v.response_id "
+           "JOIN prompts p ON p.id = r.prompt_id WHERE v.id IN (SELECT max(id) FROM verifications "
+           "GROUP BY response_id) AND (" + ") AND (".join(where) + ")")
+    out: dict[str, dict] = {}
+    for model, outcome in db.execute(sql, params).fetchall():
+        row = out.setdefault(model, {"run": 0, "passed": 0})
+        row["run"] += 1
+        row["passed"] += outcome == "pass"
+    for row in out.values():
+        row["pass_rate"] = round(row["passed"] / row["run"], 4)
+    return out
