@@ -66,7 +66,8 @@ def test_leaderboard_shows_pass_rates_next_to_ratings(tmp_path):
     store.close()
     text = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--rounds", "10"]).stdout
     assert "tests passed" in text
-    lines = {line.split()[1]: line for line in text.splitlines() if line.strip()[:1].isdigit()}
+    table = text.split("Pairwise")[0]
+    lines = {line.split()[1]: line for line in table.splitlines() if line.strip()[:1].isdigit()}
     assert lines["a"].rstrip().endswith("1/1") and lines["b"].rstrip().endswith("0/1")
     data = json.loads(CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--json", "--rounds", "5"]).stdout)
     assert data["tests"]["a"] == {"run": 1, "passed": 1, "pass_rate": 1.0}
