@@ -340,7 +340,8 @@ def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, 
                 _export_stdout(export, fmt, log, session_id)
             else:
                 count = _export_file(export, fmt, log, session_id, Path(output))
-                click.echo(f"Wrote {count} answer{'s' * (count != 1)} to {output}.", err=True)
+                noun = "battle" if fmt == "battles" else "answer"
+                click.echo(f"Wrote {count} {noun}{'s' * (count != 1)} to {output}.", err=True)
         finally:
             log.conn.close()
     except StoreError as exc:
