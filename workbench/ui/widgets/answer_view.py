@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
+from rich._wrap import divide_line
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -14,7 +17,7 @@ from workbench.ui.render import CodeStyle, Line, StreamDocument
 
 
 class AnswerView(ScrollView, can_focus=True):
-    """Streamed Markdown as wrapped rows; each finished line is wrapped once and kept."""
+    """Streamed Markdown as wrapped rows; a finished line is wrapped when first on screen, and kept."""
 
     DEFAULT_CSS = """
     AnswerView {
@@ -38,8 +41,9 @@ class AnswerView(ScrollView, can_focus=True):
         self.doc = StreamDocument(code_style, accent=accent)
         self.follow = True
         """Keep the newest text in view, until the user scrolls up."""
-        self._rows: list[Strip] = []
-        self._line_start: list[int] = []
+        self._line_start: list[int] = []  # the row each finished line starts at, at `_wrap_width`
+        self._n_rows = 0  # rows of the finished lines
+        self._wrapped: dict[int, list[Strip]] = {}  # line index -> its rows, once they have been on screen
         self._tail: list[Strip] = []
         self._notice: list[Strip] = []
         self._notice_text: Text | None = None
@@ -62,28 +66,24 @@ class AnswerView(ScrollView, can_focus=True):
 
         The document only appends lines or restyles them with the same text (so the same rows),
         so the rows of an unchanged line are kept: closing a 2,000-line block re-wraps the few
-        lines whose colours changed, not the whole block.
+        lines whose colours changed (when they are next on screen), not the whole block.
         """
         restyled = self.doc.take_restyled()
-        width, wrapped = self._width(), len(self._line_start)
+        width, laid_out = self._width(), len(self._line_start)
         if width <= 0 or width != self._wrap_width:
-            return first_changed  # everything is re-wrapped anyway
+            return first_changed  # everything is laid out again anyway
         for i in restyled:
-            if i >= wrapped:
-                continue  # new lines are wrapped by _update
-            start = self._line_start[i]
-            end = self._line_start[i + 1] if i + 1 < wrapped else len(self._rows)
-            rows = self._wrap(self.doc.lines[i], width)
-            if len(rows) != end - start:
-                return i  # cannot happen for the same text; re-wrap from here to be safe
-            self._rows[start:end] = rows
-        return wrapped
+            self._wrapped.pop(i, None)  # same text, so the same rows: wrapped again when next on screen
+        if restyled:
+            self.refresh()
+        return laid_out
 
     def clear(self) -> None:
         """Empty the view for a new answer."""
         self.doc.reset()
-        self._rows.clear()
         self._line_start.clear()
+        self._n_rows = 0
+        self._wrapped.clear()
         self._tail = []
         self._notice_text = None
         self._notice = []
@@ -137,6 +137,23 @@ class AnswerView(ScrollView, can_focus=True):
             out.append(strip)
         return out
 
+    def _count_rows(self, index: int, line: Line, width: int) -> int:
+        """How many rows line `index` wraps to, without rendering it (as rich's wrap divides it)."""
+        plain = line.text.plain
+        if "\t" in plain:  # rich expands tabs before it divides: let it
+            rows = self._wrapped[index] = self._wrap(line, width)
+            return len(rows)
+        if line.text.cell_len <= width:
+            return 1
+        return len(divide_line(plain, width, fold=True)) + 1
+
+    def _line_rows(self, index: int, width: int) -> list[Strip]:
+        """The rows of finished line `index`, wrapped now if they have not been on screen before."""
+        rows = self._wrapped.get(index)
+        if rows is None:
+            rows = self._wrapped[index] = self._wrap(self.doc.lines[index], width)
+        return rows
+
     def _update(self, first_changed: int) -> None:
         width = self._width()
         if width <= 0:
@@ -144,16 +161,24 @@ class AnswerView(ScrollView, can_focus=True):
         if width != self._wrap_width:
             self._wrap_width = width
             first_changed = 0
-        cut = self._line_start[first_changed] if first_changed < len(self._line_start) else len(self._rows)
-        del self._rows[cut:]
-        del self._line_start[first_changed:]
-        for line in self.doc.lines[first_changed:]:
-            self._line_start.append(len(self._rows))
-            self._rows.extend(self._wrap(line, width))
+            self._wrapped.clear()
+        starts = self._line_start
+        cut = starts[first_changed] if first_changed < len(starts) else self._n_rows
+        if first_changed < len(starts):
+            for i in range(first_changed, len(starts)):
+                self._wrapped.pop(i, None)
+            del starts[first_changed:]
+        # Only count the rows of new lines here; they are wrapped when they come on screen.
+        rows = cut
+        for i, line in enumerate(self.doc.lines[first_changed:], first_changed):
+            starts.append(rows)
+            rows += self._count_rows(i, line, width)
+        self._n_rows = rows
         partial = self.doc.render_partial()
         self._tail = self._wrap(partial, width) if partial else []
         self._notice = self._wrap(Line(self._notice_text, False), width) if self._notice_text else []
-        height = len(self._rows) + len(self._tail) + len(self._notice)
+        height = rows + len(self._tail) + len(self._notice)
+        top = self.scroll_offset.y
         size = Size(width, height)
         if size.width == self.virtual_size.width:
             # Only the height changed: the view's own size is set by CSS, so skip the
@@ -168,7 +193,15 @@ class AnswerView(ScrollView, can_focus=True):
                 # Layout may still change the height (a scrollbar appearing): follow again after it.
                 self._follow_pending = True
                 self.call_after_refresh(self._follow_end)
-        self.refresh()
+        if self.scroll_offset.y != top:
+            return  # scrolling repaints the whole view
+        # Rows above `cut` did not change: repaint from the first changed row down (often just the
+        # last, unfinished line), not every row of the view.
+        on_screen, view_height = cut - top, self.scrollable_content_region.height
+        if on_screen <= 0:
+            self.refresh()
+        elif on_screen < view_height:
+            self.refresh(Region(0, on_screen, width, view_height - on_screen))
 
     def _follow_end(self) -> None:
         self._follow_pending = False
@@ -211,9 +244,12 @@ class AnswerView(ScrollView, can_focus=True):
         """One screen row: a cached strip, cropped to the view."""
         row = self.scroll_offset.y + y
         rich_style, width = self._paint_style or (self.rich_style, self._width())
-        n_rows, n_tail = len(self._rows), len(self._tail)
+        n_rows, n_tail = self._n_rows, len(self._tail)
         if row < n_rows:
-            strip = self._rows[row]
+            index = bisect_right(self._line_start, row) - 1
+            rows = self._line_rows(index, self._wrap_width)
+            offset = row - self._line_start[index]
+            strip = rows[offset] if offset < len(rows) else Strip.blank(width, rich_style)
         elif row < n_rows + n_tail:
             strip = self._tail[row - n_rows]
         elif row < n_rows + n_tail + len(self._notice):
