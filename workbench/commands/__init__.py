@@ -1,0 +1,1 @@
+"""The `workbench` subcommands that do the work: run, export, leaderboard, check (one module each)."""

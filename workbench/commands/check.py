@@ -1,0 +1,88 @@
+"""`workbench check`: one answer against a prompt's tests, in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from workbench.cli import Problem, _settings, main
+
+
+_CODE_SUFFIXES = {".py": "python", ".js": "javascript", ".cjs": "javascript", ".sh": "bash", ".bash": "bash",
+                  ".sql": "sql"}
+"""A bare code file's language by its suffix (anything else is read as a Markdown answer)."""
+
+
+def _check_prompt(arg: str, settings):
+    """The prompt to check against: a prompt file, or a name in the prompt library."""
+    from workbench.prompts import PromptError, library_dirs, load_library, parse, resolve
+
+    try:
+        if Path(arg).expanduser().is_file():
+            return parse(Path(arg).expanduser())
+        library, _ = load_library(library_dirs(settings.home))
+        prompt = resolve(arg, library)
+    except PromptError as exc:
+        raise Problem(str(exc)) from None
+    if prompt.path is None:
+        raise Problem(f"--prompt {arg!r}: no such prompt file or library prompt")
+    return prompt
+
+
+@main.command("check")
+@click.argument("answer_file", metavar="ANSWER_FILE")
+@click.option("--prompt", "prompt_arg", required=True, metavar="PROMPT",
+              help="Prompt file, or name in the prompt library, whose tests to run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--allow-network", is_flag=True,
+              help="Run the code even where this machine cannot cut it off the network.")
+@click.option("--timeout", type=click.FloatRange(min=0.5, max=3600), metavar="S",
+              help="Wall-clock limit for the run, in seconds.  [default: 20]")
+@click.pass_obj
+def check_cmd(obj: dict, answer_file: str, prompt_arg: str, as_json: bool, allow_network: bool,
+              timeout: float | None) -> None:
+    """Run one answer's code against a prompt's tests, in the sandbox, and print the verdict.
+
+    ANSWER_FILE is a Markdown answer (its code blocks are extracted) or a bare code file
+    (.py, .js, .sh, .sql). A prompt without tests just runs the code.
+    Exit status: 0 pass (or no tests and the code exited 0), 1 fail, error, timeout or no code,
+    2 bad input or nothing here can run it (no runner, or no network isolation without --allow-network).
+    """
+    import math
+    import re
+
+    from workbench.verify import Limits, verify
+
+    settings = _settings(obj["config"], obj["db"])
+    prompt = _check_prompt(prompt_arg, settings)
+    path = Path(answer_file).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Problem(f"{answer_file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    language = None
+    if path.suffix.lower() in _CODE_SUFFIXES:
+        language = _CODE_SUFFIXES[path.suffix.lower()]
+        wanted = prompt.tests_language or prompt.language
+        if prompt.tests is not None and wanted and wanted != language:
+            raise Problem(f"{answer_file} is {language}, but the prompt's tests are {wanted}")
+        ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+        text = f"{ticks}{language}\n{text}\n{ticks}\n"  # a bare file is all code, whatever it looks like
+    limits = Limits()
+    if timeout is not None:
+        limits = Limits(wall_s=timeout, cpu_s=max(1, min(limits.cpu_s, math.ceil(timeout))))
+    verdict = verify(text, prompt, language, allow_network=allow_network, limits=limits)
+    if as_json:
+        click.echo(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(verdict.summary())
+        if verdict.outcome in ("fail", "error", "timeout"):
+            tail = (verdict.stderr.strip() or verdict.stdout.strip()).splitlines()[-20:]
+            for line in tail:
+                click.echo(f"  {line}")
+    if verdict.outcome == "pass" or (verdict.outcome == "no-tests" and verdict.exit_status == 0):
+        return
+    sys.exit(2 if verdict.outcome in ("no-runner", "refused") else 1)

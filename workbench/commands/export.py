@@ -1,0 +1,99 @@
+"""`workbench export`: the log as JSONL, CSV, Markdown, HTML or arena battles."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from workbench.cli import Problem, _db_option, _settings, main
+from workbench.export import FORMATS as EXPORT_FORMATS
+
+
+@main.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
+              help="jsonl (one object per answer), csv, markdown, html (one self-contained report), or battles "
+                   "(the votes as pairwise battles in the public arena format, for `leaderboard --battles`).")
+@click.option("--session", "session_id", type=int, metavar="ID", help="Only this session (default: every session).")
+@click.option("-o", "--output", "output", metavar="FILE", help="Write to FILE (default: standard output).")
+@_db_option
+@click.pass_obj
+def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, db: str | None) -> None:
+    """Export the log's answers, with prompts, fingerprints, figures and votes."""
+    import sqlite3
+
+    from workbench import export
+    from workbench.store import StoreError, open_db
+    from workbench.store.queries import session_exists
+
+    settings = _settings(obj["config"], db or obj["db"])
+    if not settings.db_path.exists():  # never create an empty log just to export it (a mistyped --db)
+        raise Problem(f"{settings.db_path}: no log there yet (`workbench run` or the app makes one)")
+    try:
+        log = open_db(settings.db_path)
+        try:
+            if session_id is not None and not session_exists(log, session_id):
+                raise Problem(f"no session {session_id} in {settings.db_path} (`workbench sessions` lists them)")
+            if output is None:
+                _export_stdout(export, fmt, log, session_id)
+            else:
+                count = _export_file(export, fmt, log, session_id, Path(output))
+                noun = "battle" if fmt == "battles" else "answer"
+                click.echo(f"Wrote {count} {noun}{'s' * (count != 1)} to {output}.", err=True)
+        finally:
+            log.conn.close()
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise Problem(f"{settings.db_path}: cannot read the log: {exc}") from None
+
+
+def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:
+    """Stream to standard output as UTF-8 whatever the locale; a reader that stops early (`| head`) is fine."""
+    import io
+    import os
+
+    stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+    try:
+        count = export.write(fmt, db, stream, session_id)
+        stream.flush()
+        return count
+    except BrokenPipeError:
+        # The recipe from Python's signal docs: send what is still buffered to devnull, so the
+        # flush at exit does not fail a second time with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    finally:
+        try:
+            stream.detach()  # leave sys.stdout usable (and unclosed) for click
+        except (ValueError, OSError):
+            pass
+
+
+def _export_file(export, fmt: str, db, session_id: int | None, path: Path) -> int:
+    """Write beside the target and rename over it, so a failed export never leaves a half file."""
+    import os
+    import tempfile
+
+    if path.is_dir():
+        raise Problem(f"{path}: is a folder; name a file with -o")
+    folder = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise Problem(f"{path}: cannot write there: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            count = export.write(fmt, db, out, session_id)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an export gets the usual permissions
+        os.replace(tmp, path)
+        return count
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,146 @@
+"""`workbench run`: prompts to models without the TUI, one comparison or a batch."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from workbench.cli import Problem, _db_option, _entries, _pick, _settings, _store, main
+
+
+@main.command("run")
+@click.argument("prompts", nargs=-1)
+@click.option("-m", "--model", "models", multiple=True, metavar="NAME", help="Model to ask (repeatable).")
+@click.option("--repeat", type=click.IntRange(1), default=None, help="Ask each prompt this many times.  [default: 1]")
+@click.option("--parallel", type=click.IntRange(1), default=None,
+              help="Prompts in flight at once (hosted models run concurrently; a local model serves one at a time).")
+@click.option("--tag", metavar="TAG", help="Only prompts with this tag (with no PROMPT: the library's prompts with it).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Fill a {{NAME}} placeholder.")
+@click.option("--resume", type=int, metavar="SESSION", help="Finish a stopped batch: run only what is missing.")
+@click.option("--system", metavar="TEXT", help="System prompt (overrides the prompt file's).")
+@click.option("--max-tokens", type=click.IntRange(1), help="Most tokens per answer.  [default: the prompt's, or 512]")
+@click.option("--temperature", type=click.FloatRange(0), help="Sampling temperature (0: greedy).")
+@click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling.")
+@click.option("--seed", type=int, help="Sampling seed, for models that take one.")
+@click.option("--name", "session_name", metavar="TEXT", help="Name the session in the log.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of answers with their figures.")
+@_db_option
+@click.pass_obj
+def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat: int | None, parallel: int | None,
+            tag: str | None, variables: tuple[str, ...], resume: int | None, system: str | None,
+            max_tokens: int | None, temperature: float | None, top_p: float | None, seed: int | None,
+            session_name: str | None, as_json: bool, db: str | None) -> None:
+    """Ask models the same prompts without the TUI, into one logged session.
+
+    Each PROMPT is literal text, a prompt file, or a name from the prompt library.
+    One prompt prints every answer in full; several (or --repeat) run as a batch
+    with a progress bar and end with a summary per model. Ctrl-C stops cleanly
+    and prints the command that resumes.
+    """
+    import threading
+
+    from workbench.compare import EnginePool
+    from workbench.runner import (Batch, Reporter, RunError, batch_results_json, build_items, print_summary,
+                                  resume_command, resume_state, stderr_is_tty, summary)
+    from workbench.store import StoreError
+
+    settings = _settings(obj["config"], db or obj["db"])
+    entries = _entries(settings)
+    store = _store(settings)  # a bad log fails before any model is loaded
+    engines: list = []
+    try:
+        skip, prompt_ids, stored = (set(), {}, {})
+        if resume is not None:
+            try:
+                skip, prompt_ids, stored = resume_state(store, resume)
+            except RunError as exc:
+                raise Problem(str(exc)) from None
+        prompts = prompts or tuple(stored.get("prompts", ()))
+        models = models or tuple(stored.get("models", ()))
+        repeat = repeat or stored.get("repeat", 1)
+        tag = tag or stored.get("tag")
+        variables = variables or tuple(stored.get("vars", ()))
+        if not models:
+            raise Problem("choose models with -m NAME (repeatable); `workbench models` lists them")
+        vars_ = {}
+        for item in variables:
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise Problem(f"--var {item!r}: expected NAME=VALUE")
+            vars_[name.strip()] = value
+        params = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed, "top_p": top_p,
+                  "system": system}
+        for key, value in stored.get("params", {}).items():
+            params[key] = params.get(key) if params.get(key) is not None else value
+        try:
+            items, warnings = build_items(list(prompts), settings, vars_, tag, params)
+        except RunError as exc:
+            raise Problem(str(exc)) from None
+        for warning in warnings:
+            click.echo(f"workbench: warning: {warning}", err=True)
+        chosen = _pick(entries, models)
+        args = {"prompts": list(prompts), "models": list(models), "repeat": repeat, "tag": tag,
+                "vars": list(variables), "params": {k: v for k, v in params.items() if v is not None}}
+        try:
+            recorder = (store.continue_session(resume) if resume is not None
+                        else store.start_session("run", session_name, args=args))
+        except StoreError as exc:
+            raise Problem(str(exc)) from None
+        engines = EnginePool.for_specs([e.spec for e in chosen]).engines
+        if any(not e.spec.is_local for e in chosen):
+            from workbench.engines.remote import import_litellm
+
+            import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
+        single = len(items) == 1 and repeat == 1 and resume is None
+        batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel", 1),
+                      recorder=recorder, skip=skip, prompt_ids=prompt_ids)
+        reporter = Reporter(batch.tally.total, live=stderr_is_tty() and not as_json) if not single else None
+        if reporter is not None:
+            batch.on_answer = reporter.answer
+        runner = threading.Thread(target=batch.run, name="batch", daemon=True)
+        runner.start()
+        try:
+            while runner.is_alive():
+                runner.join(0.2)
+        except KeyboardInterrupt:
+            batch.stop()
+            runner.join()
+        finally:
+            if reporter is not None:
+                reporter.close()
+    finally:
+        for engine in engines:
+            engine.close()
+        store.close()
+    results = batch.results
+    if as_json:
+        if single:
+            click.echo(json.dumps([r.answer.as_dict() for r in sorted(results, key=lambda r: r.answer.index)],
+                                  indent=2, ensure_ascii=False))
+        else:
+            click.echo(batch_results_json(results))
+    elif single:
+        for result in sorted(results, key=lambda r: r.answer.index):
+            _print_answer(result.answer)
+    else:
+        print_summary(summary(results, k=repeat))
+    if batch.stopped:
+        click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged "
+                   f"(session #{recorder.session_id}). Resume with:\n  {resume_command(recorder.session_id, db)}",
+                   err=True)
+        sys.exit(130)
+    if any(r.answer.status == "failed" for r in results):
+        sys.exit(1)
+
+
+def _print_answer(a) -> None:
+    from workbench.figures import summary
+
+    click.echo(f"── {a.model} · {a.where} ── {summary(a)}")
+    if a.error:
+        click.echo(f"error: {a.error}")
+    if a.text:
+        click.echo(a.text.rstrip())
+    click.echo()
