@@ -52,7 +52,9 @@ class Tally:
 
     total: int
     done: int = 0
+    """Answers that ended complete or failed (a cancelled one is not done: a resume runs it again)."""
     failed: int = 0
+    cancelled: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def eta_s(self) -> float | None:
@@ -100,24 +102,31 @@ class Batch:
         def finished(answer: Answer, event) -> None:
             if isinstance(event, (Done, Failed)):
                 with self._lock:
-                    self.tally.done += 1
-                    self.tally.failed += answer.status == "failed"
+                    if answer.status == "cancelled":
+                        self.tally.cancelled += 1
+                    else:
+                        self.tally.done += 1
+                        self.tally.failed += answer.status == "failed"
                     result = Result(item, repeat, answer)
                     self.results.append(result)
                 if self._checker is not None and answer.status == "complete" and getattr(item.prompt, "tests", None):
                     self._checks.append(self._checker.submit(self._check, result))
                 if self.on_answer:
-                    self.on_answer(result, self.tally)
+                    try:
+                        self.on_answer(result, self.tally)
+                    except Exception:  # noqa: BLE001 - progress display must never cost an answer
+                        pass
 
         subscribers = [self.recorder.on_event] if self.recorder else []
-        comparison = Comparison(engines, item.request, subscribers + [finished])
+        comparison = Comparison(engines, item.request, subscribers + [finished],
+                                positions=[self.engines.index(e) for e in engines])
+        with self._lock:
+            if self._stopped.is_set():
+                return  # nothing is logged for answers that never start
+            self._live.append(comparison)
         if self.recorder:
             self.recorder.record(comparison, tags=list(item.tags), prompt_id=self.prompt_ids.get((item.key, repeat)),
                                  extra={"prompt_key": item.key, "repeat": repeat, "title": item.title})
-        with self._lock:
-            if self._stopped.is_set():
-                return
-            self._live.append(comparison)
         comparison.start()
         comparison.wait()
         with self._lock:

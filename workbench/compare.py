@@ -20,6 +20,8 @@ class Answer:
     model: str
     where: str
     attempt: int = 0
+    position: int | None = None
+    """The pane position it is logged under (defaults to `index`)."""
     status: str = "waiting"
     """waiting, loading, streaming, then complete, cancelled, failed or interrupted."""
     pieces: list[str] = field(default_factory=list)
@@ -99,11 +101,15 @@ Subscriber = Callable[[Answer, Event], None]
 class Comparison:
     """One request sent to several engines at once; each runs in its own thread."""
 
-    def __init__(self, engines: Sequence[Engine], request: Request, subscribers: Sequence[Subscriber] = ()) -> None:
+    def __init__(self, engines: Sequence[Engine], request: Request, subscribers: Sequence[Subscriber] = (),
+                 positions: Sequence[int] | None = None) -> None:
         self.engines = list(engines)
         self.request = request
         self.subscribers = list(subscribers)
-        self.answers = [Answer(i, e.name, e.where()) for i, e in enumerate(self.engines)]
+        self.positions = list(positions) if positions is not None else list(range(len(self.engines)))
+        """Each answer's pane position for the log (a resumed batch runs only some of the models)."""
+        self.answers = [Answer(i, e.name, e.where(), position=p)
+                        for i, (e, p) in enumerate(zip(self.engines, self.positions))]
         self._cancels = [Cancel() for _ in self.engines]
         self._threads: list[threading.Thread | None] = [None] * len(self.engines)
         self._lock = threading.Lock()
@@ -122,18 +128,27 @@ class Comparison:
 
     def _publish(self, answer: Answer, event: Event) -> None:
         for subscriber in self.subscribers:
-            subscriber(answer, event)
+            try:
+                subscriber(answer, event)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not end (or re-end) the answer
+                import logging
+
+                logging.getLogger("workbench").warning("subscriber %r failed on %s: %s", subscriber, event, exc)
 
     def _run(self, index: int, answer: Answer, cancel: Cancel) -> None:
         engine = self.engines[index]
         answer.started_at = time.monotonic()
         try:
             for event in engine.stream(self.request, cancel):
+                if answer.finished:
+                    return  # exactly one ending per answer
                 self._apply(answer, event, engine)
                 self._publish(answer, event)
                 if isinstance(event, (Done, Failed)):
                     return
         except Exception as exc:  # an engine bug must end its own pane, never the app
+            if answer.finished:
+                return
             detail = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
             event = Failed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
         else:
@@ -188,7 +203,7 @@ class Comparison:
             self._cancels[index].set()
             old = self._threads[index]
             answer = Answer(index, self.engines[index].name, self.engines[index].where(),
-                            attempt=self.answers[index].attempt + 1)
+                            attempt=self.answers[index].attempt + 1, position=self.positions[index])
             self.answers[index] = answer
             self._cancels[index] = cancel = Cancel()
 

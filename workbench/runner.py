@@ -108,7 +108,10 @@ class Reporter:
         if self.progress is not None:
             self.progress.update(self.task, completed=tally.done, failed=tally.failed)
             if a.status == "failed":
-                self.progress.console.print(f"[red]✗[/] {a.model} · {result.item.key} #{result.repeat + 1}: {a.error}")
+                from rich.markup import escape
+
+                self.progress.console.print(f"[red]✗[/] {escape(a.model)} · {escape(result.item.key)} "
+                                            f"#{result.repeat + 1}: {escape(a.error or '')}")
             return
         eta = tally.eta_s()
         note = f": {a.error}" if a.error else ""

@@ -81,7 +81,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         for warning in warnings:
             click.echo(f"workbench: warning: {warning}", err=True)
         chosen = _pick(entries, models)
-        args = {"prompts": list(prompts), "models": list(models), "repeat": repeat, "tag": tag,
+        args = {"prompts": list(prompts), "models": list(models), "repeat": repeat, "tag": tag, "parallel": parallel,
                 "vars": list(variables), "params": {k: v for k, v in params.items() if v is not None}}
         try:
             recorder = (store.continue_session(resume) if resume is not None
@@ -94,7 +94,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
 
             import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
         single = len(items) == 1 and repeat == 1 and resume is None
-        batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel", 1),
+        batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel") or 1,
                       recorder=recorder, skip=skip, prompt_ids=prompt_ids)
         reporter = Reporter(batch.tally.total, live=stderr_is_tty() and not as_json) if not single else None
         if reporter is not None:
@@ -106,7 +106,12 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
                 runner.join(0.2)
         except KeyboardInterrupt:
             batch.stop()
-            runner.join()
+            click.echo("Stopping: cancelling what is in flight (Ctrl-C again does not lose it)…", err=True)
+            while runner.is_alive():
+                try:
+                    runner.join(0.2)
+                except KeyboardInterrupt:
+                    pass  # the batch is already stopping; finishing cleanly keeps what is done
         finally:
             if reporter is not None:
                 reporter.close()
@@ -127,7 +132,8 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     else:
         print_summary(summary(results, k=repeat))
     if batch.stopped:
-        click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged "
+        click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged, "
+                   f"{batch.tally.cancelled} cancelled (a resume runs those again) "
                    f"(session #{recorder.session_id}). Resume with:\n  {resume_command(recorder.session_id, db)}",
                    err=True)
         sys.exit(130)

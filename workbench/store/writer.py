@@ -237,9 +237,12 @@ class Recorder:
 
     # -- the writer thread ---------------------------------------------------
     def _insert(self, db, prompt_id: int, answer) -> None:
+        if id(answer) in self._rows:
+            return  # already written (a vote on a regenerated answer can write it before its first event)
+        position = answer.position if answer.position is not None else answer.index
         self._rows[id(answer)] = db["responses"].insert({
-            "prompt_id": prompt_id, "model_name": answer.model, "position": answer.index,
-            "label": chr(ord("A") + answer.index), "blind": self._blind.get(prompt_id, 0),
+            "prompt_id": prompt_id, "model_name": answer.model, "position": position,
+            "label": chr(ord("A") + position), "blind": self._blind.get(prompt_id, 0),
             "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
             "started_at": now_iso(), "updated_at": now_iso(),
         }).last_pk
@@ -314,10 +317,13 @@ class Recorder:
 
         def write(db) -> int:
             prompt_id = self._prompts[id(comparison)]
-            ids = [self._rows[id(a)] for a in answers if id(a) in self._rows]
+            for answer in answers:  # a just-regenerated answer may not have its row yet
+                self._insert(db, prompt_id, answer)
+            ids = [self._rows[id(a)] for a in answers]
             winner = self._rows.get(id(answers[winner_index])) if winner_index is not None else None
-            previous = db.execute("SELECT scores, note FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
-                                  "ORDER BY id DESC LIMIT 1", [prompt_id]).fetchone()
+            # Scores and the note carry over from the prompt's latest vote, even a withdrawn one.
+            previous = db.execute("SELECT scores, note FROM votes WHERE prompt_id = ? ORDER BY id DESC LIMIT 1",
+                                  [prompt_id]).fetchone()
             self._retract(db, prompt_id)
             return db["votes"].insert({
                 "prompt_id": prompt_id, "created_at": now_iso(), "outcome": outcome,
