@@ -144,12 +144,12 @@ def sessions_cmd(obj: dict, as_json: bool, db: str | None) -> None:
     """List the sessions in the log, newest first."""
     import sqlite3
 
-    from workbench.store import StoreError, open_db
+    from workbench.store import StoreError, open_for_reading
     from workbench.store.queries import sessions
 
     settings = _settings(obj["config"], db or obj["db"])
     try:
-        log = open_db(settings.db_path)
+        log = open_for_reading(settings.db_path)
         try:
             rows = sessions(log)
         finally:

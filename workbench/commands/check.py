@@ -10,7 +10,6 @@ import click
 
 from workbench.cli import Problem, _settings, main
 
-
 _CODE_SUFFIXES = {".py": "python", ".js": "javascript", ".cjs": "javascript", ".sh": "bash", ".bash": "bash",
                   ".sql": "sql"}
 """A bare code file's language by its suffix (anything else is read as a Markdown answer)."""

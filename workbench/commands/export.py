@@ -24,14 +24,14 @@ def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, 
     import sqlite3
 
     from workbench import export
-    from workbench.store import StoreError, open_db
+    from workbench.store import StoreError, open_for_reading
     from workbench.store.queries import session_exists
 
     settings = _settings(obj["config"], db or obj["db"])
     if not settings.db_path.exists():  # never create an empty log just to export it (a mistyped --db)
         raise Problem(f"{settings.db_path}: no log there yet (`workbench run` or the app makes one)")
     try:
-        log = open_db(settings.db_path)
+        log = open_for_reading(settings.db_path)
         try:
             if session_id is not None and not session_exists(log, session_id):
                 raise Problem(f"no session {session_id} in {settings.db_path} (`workbench sessions` lists them)")

@@ -33,7 +33,7 @@ def _log_battles(db_path: Path, **filters) -> tuple[list, dict]:
     """The log's votes as battles, and per-model test pass counts; a log that does not exist yet has none."""
     import sqlite3
 
-    from workbench.store import StoreError, open_db
+    from workbench.store import StoreError, open_for_reading
     from workbench.store.queries import battles, session_exists
 
     session_id = filters.get("session_id")
@@ -42,7 +42,7 @@ def _log_battles(db_path: Path, **filters) -> tuple[list, dict]:
             raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
         return [], {}
     try:
-        log = open_db(db_path)
+        log = open_for_reading(db_path)
         try:
             if session_id is not None and not session_exists(log, session_id):
                 raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")

@@ -42,8 +42,18 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     import threading
 
     from workbench.compare import EnginePool
-    from workbench.runner import (Batch, Reporter, RunError, batch_results_json, build_items, print_summary,
-                                  resume_command, resume_state, stderr_is_tty, summary)
+    from workbench.runner import (
+        Batch,
+        Reporter,
+        RunError,
+        batch_results_json,
+        build_items,
+        print_summary,
+        resume_command,
+        resume_state,
+        stderr_is_tty,
+        summary,
+    )
     from workbench.store import StoreError
 
     settings = _settings(obj["config"], db or obj["db"])

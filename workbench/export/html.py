@@ -20,8 +20,18 @@ from workbench import __version__
 from workbench.export import parallel
 from workbench.export.answer_html import render_many
 from workbench.export.html_style import stylesheet
-from workbench.export.records import (active, by_prompt, figures, first_line, fingerprint_words, label, params_words,
-                                      tally, vote_words, who)
+from workbench.export.records import (
+    active,
+    by_prompt,
+    figures,
+    fingerprint_words,
+    first_line,
+    label,
+    params_words,
+    tally,
+    vote_words,
+    who,
+)
 from workbench.figures import ms
 from workbench.store.queries import answers
 

@@ -16,8 +16,17 @@ from typing import TextIO
 from sqlite_utils import Database
 
 from workbench import __version__
-from workbench.export.records import (active, by_prompt, figures, first_line, fingerprint_words, label, params_words,
-                                      vote_words, who)
+from workbench.export.records import (
+    active,
+    by_prompt,
+    figures,
+    fingerprint_words,
+    first_line,
+    label,
+    params_words,
+    vote_words,
+    who,
+)
 from workbench.store.queries import answers
 
 _SENTINEL = "wbexportsentinel"

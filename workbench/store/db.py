@@ -7,6 +7,7 @@ import socket
 import sqlite3
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlite_utils import Database
 
@@ -82,6 +83,40 @@ def open_db(path: Path | str, *, migrate: bool = True) -> Database:
     except sqlite3.Error as exc:
         _close(conn)
         raise StoreError(_explain(path, exc)) from None
+
+
+def open_for_reading(path: Path | str) -> Database:
+    """The log for a command that only reads (sessions, export, leaderboard).
+
+    Opened and migrated like any other when it is writable; a read-only (or write-locked) log of
+    the current schema is read as it is, so a log someone shared read-only can still be exported
+    and ranked. Answers a killed process left `streaming` are not re-marked in that case.
+    """
+    try:
+        return open_db(path)
+    except StoreError as first:
+        path = Path(path)
+        if not path.is_file():
+            raise
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            conn = None
+            try:
+                conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{flags}", uri=True,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                db = Database(conn)
+                applied = {m.name for m in migrations.applied(db)}
+                if applied - KNOWN:
+                    _close(conn)
+                    raise StoreError(f"{path}: made by a newer workbench; upgrade to open it") from None
+                if KNOWN - applied:
+                    _close(conn)
+                    raise StoreError(f"{first}; it is from an older workbench and must be upgraded by a "
+                                     "writable open first") from None
+                return db
+            except sqlite3.Error:
+                _close(conn)
+                continue
+        raise
 
 
 def _close(conn: sqlite3.Connection | None) -> None:
