@@ -125,8 +125,8 @@ class RecordScreen(Screen):
         yield Static(Text(self.prompt), classes="prompt")
         with Horizontal(id="record-panes"):
             for i, row in enumerate(self.answers):
-                yield AnswerPane(row["label"] or ascii_uppercase[i], row["model_name"], row["where_run"] or "",
-                                 self.code_style, self.accent)
+                model, where = ("?", "") if self.hidden else (row["model_name"], row["where_run"] or "")
+                yield AnswerPane(row["label"] or ascii_uppercase[i], model, where, self.code_style, self.accent)
         yield Footer()
 
     def on_mount(self) -> None:
