@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+from pilot import type_text as _type
+from pilot import wait_for as _wait
 
 from workbench import catalog
 from workbench.compare import Answer, EnginePool
@@ -36,19 +37,8 @@ def _app():
     return app, engine
 
 
-async def _wait(pilot, condition, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            await pilot.pause(0.05)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
-async def _type(pilot, text):
-    for ch in text:
-        await pilot.press(ch if ch != " " else "space")
 
 
 async def test_picker_finds_a_prompt_by_tag_and_sends_it_with_its_settings():

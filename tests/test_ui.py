@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from pilot import send_prompt as _send
+from pilot import wait_for as _wait
 
 from workbench import catalog
 from workbench.compare import EnginePool
@@ -29,21 +31,8 @@ def _replay_app(*engines, **kwargs):
                      pool_factory=lambda chosen: EnginePool([by_name[s.name] for s in chosen]), **kwargs)
 
 
-async def _wait(pilot, condition, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            await pilot.pause(0.1)  # one more frame so the last paint lands
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
-async def _send(pilot, text):
-    await pilot.click("PromptInput")
-    for ch in text:
-        await pilot.press(ch if ch != " " else "space")
-    await pilot.press("enter")
 
 
 def _screen(app) -> CompareScreen:

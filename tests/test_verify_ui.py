@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import sqlite_utils
+from pilot import wait_for as _wait
 
 from workbench import catalog
 from workbench.compare import EnginePool
@@ -35,14 +34,6 @@ def merge_intervals(intervals):
 """
 
 
-async def _wait(pilot, condition, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            await pilot.pause(0.05)
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not met in time")
 
 
 async def test_v_runs_each_pane_against_the_tests_and_logs_it(tmp_path):

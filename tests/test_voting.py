@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import random
-import time
 
 import sqlite_utils
+from pilot import send_prompt
+from pilot import wait_for as _wait
 
 from workbench import catalog
 from workbench.blind import draw_pair, shuffled_order
@@ -33,21 +34,10 @@ def _app(tmp_path, names=NAMES[:2], **kwargs):
     return app, store
 
 
-async def _wait(pilot, condition, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            await pilot.pause(0.1)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 async def _send(pilot, text):
-    await pilot.click("PromptInput")
-    for ch in text:
-        await pilot.press(ch if ch != " " else "space")
-    await pilot.press("enter")
+    await send_prompt(pilot, text)
     screen = pilot.app.screen
     await _wait(pilot, lambda: screen.comparison is not None and screen.comparison.finished)
     return screen
