@@ -83,6 +83,12 @@ def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | N
     except ThemeError as exc:
         store.close()
         raise Problem(str(exc)) from None
+    import gc
+
+    # Everything loaded so far lives as long as the app: keep the collector from rescanning it,
+    # and let it run less often, so full collections stop stalling frames (benchmarks/README.md).
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 100)
     try:
         app.run()
     finally:

@@ -19,13 +19,12 @@ from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
-from rich.text import Span, Text
+from rich.text import Text
 
 _FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^(\s*)([-*+])\s+")
 _NUMBERED = re.compile(r"^(\s*)(\d+[.)])\s+")
-_CONTROL = re.compile(r"[\x07\x08\x0b\x0c\x0d]")  # what rich.Text strips
 _INLINE = re.compile(r"(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*)")
 
 
@@ -55,33 +54,6 @@ class CodeStyle:
 
     def highlight(self, code: str, language: str) -> list[Text]:
         """Highlight `code` (one or more lines) and return one Text per line."""
-        if _CONTROL.search(code):
-            return self._highlight_appending(code, language)
-        # Spans are built directly rather than with Text.append (a third of the cost per line).
-        lines: list[Text] = []
-        parts: list[str] = []
-        spans: list[Span] = []
-        pos = 0
-        token = self.token
-        for ttype, value in _lexer(language).get_tokens(code):
-            style = token(ttype)
-            pieces = value.split("\n") if "\n" in value else (value,)
-            for i, part in enumerate(pieces):
-                if i:
-                    lines.append(Text("".join(parts), spans=spans))
-                    parts, spans, pos = [], [], 0
-                if part:
-                    parts.append(part)
-                    if style:
-                        spans.append(Span(pos, pos + len(part), style))
-                    pos += len(part)
-        lines.append(Text("".join(parts), spans=spans))
-        if code.endswith("\n") and len(lines) > 1:
-            lines.pop()
-        return lines[: code.count("\n") + 1] if code else [Text()]
-
-    def _highlight_appending(self, code: str, language: str) -> list[Text]:
-        """The general path, for code holding control characters that Text strips."""
         lines: list[Text] = [Text()]
         for ttype, value in _lexer(language).get_tokens(code):
             style = self.token(ttype)

@@ -28,6 +28,9 @@ from workbench.ui.widgets.answer_view import AnswerView
 from workbench.ui.widgets.prompt_bar import PromptBar
 
 FRAME_S = 1 / 30  # paint at most ~30 times a second
+FRAME_CHARS = 8_000  # text all panes take in one frame at most: a backlog arriving at once (a model far
+# faster than the screen, a dump after a stall) is painted over a few short frames, not one long one
+# that leaves keys waiting; 240,000 chars/s is far beyond what any model streams
 FIGURES_S = 0.25  # while streaming, a pane's figures line is redrawn this often (each redraw relays out the screen)
 STREAMING = {"stop_all", "stop_one"}
 NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate", "verify"}
@@ -274,12 +277,18 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
             # Read `finished` before the pieces: the engine thread appends its last piece
             # before it marks the answer finished, so nothing can slip between the two reads.
             finished = answer.finished
-            all_done = all_done and finished
             pieces = answer.pieces
             count = len(pieces)
             if count > self._consumed[i]:
-                pane.view.append("".join(pieces[self._consumed[i]:count]))
-                self._consumed[i] = count
+                start = end = self._consumed[i]
+                budget = FRAME_CHARS // len(panes)
+                while end < count and budget > 0:
+                    budget -= len(pieces[end])
+                    end += 1
+                pane.view.append("".join(pieces[start:end]))
+                self._consumed[i] = count = end
+            finished = finished and count == len(pieces)  # and shown in full
+            all_done = all_done and finished
             if finished and pane.view.doc.partial:
                 pane.view.finish()
             if finished and answer.error and (force or not pane.view.has_notice):

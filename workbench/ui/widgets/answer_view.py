@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import OrderedDict
 
 from rich._wrap import divide_line
 from rich.segment import Segment
@@ -14,6 +15,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from workbench.ui.render import CodeStyle, Line, StreamDocument
+
+WRAPPED_LINES = 160  # lines whose rows are kept: more than a tall screen shows
 
 
 class AnswerView(ScrollView, can_focus=True):
@@ -43,7 +46,9 @@ class AnswerView(ScrollView, can_focus=True):
         """Keep the newest text in view, until the user scrolls up."""
         self._line_start: list[int] = []  # the row each finished line starts at, at `_wrap_width`
         self._n_rows = 0  # rows of the finished lines
-        self._wrapped: dict[int, list[Strip]] = {}  # line index -> its rows, once they have been on screen
+        # line index -> its rows, for the lines on screen lately: off-screen rows are let go (wrapping
+        # again is cheap), so a long answer does not keep thousands of strips for the GC to walk
+        self._wrapped: OrderedDict[int, list[Strip]] = OrderedDict()
         self._tail: list[Strip] = []
         self._notice: list[Strip] = []
         self._notice_text: Text | None = None
@@ -55,18 +60,18 @@ class AnswerView(ScrollView, can_focus=True):
     # -- feeding --------------------------------------------------------
     def append(self, text: str) -> None:
         """Add streamed text."""
-        self._update(self._rewrap_restyled(self.doc.feed(text)))
+        self._update(self._forget_restyled(self.doc.feed(text)))
 
     def finish(self) -> None:
         """The answer ended: render its last line as a finished one."""
-        self._update(self._rewrap_restyled(self.doc.close()))
+        self._update(self._forget_restyled(self.doc.close()))
 
-    def _rewrap_restyled(self, first_changed: int) -> int:
-        """Re-wrap in place the lines a closed code block restyled; return where new lines start.
+    def _forget_restyled(self, first_changed: int) -> int:
+        """Drop the rows of lines a closed code block restyled; return where new lines start.
 
         The document only appends lines or restyles them with the same text (so the same rows),
-        so the rows of an unchanged line are kept: closing a 2,000-line block re-wraps the few
-        lines whose colours changed (when they are next on screen), not the whole block.
+        so the layout of the rest is kept: closing a 2,000-line block re-wraps the few lines
+        whose colours changed (when they are next on screen), not the whole block.
         """
         restyled = self.doc.take_restyled()
         width, laid_out = self._width(), len(self._line_start)
@@ -137,12 +142,11 @@ class AnswerView(ScrollView, can_focus=True):
             out.append(strip)
         return out
 
-    def _count_rows(self, index: int, line: Line, width: int) -> int:
-        """How many rows line `index` wraps to, without rendering it (as rich's wrap divides it)."""
+    def _count_rows(self, line: Line, width: int) -> int:
+        """How many rows `line` wraps to, without rendering it (as rich's wrap divides it)."""
         plain = line.text.plain
         if "\t" in plain:  # rich expands tabs before it divides: let it
-            rows = self._wrapped[index] = self._wrap(line, width)
-            return len(rows)
+            return len(self._wrap(line, width))
         if line.text.cell_len <= width:
             return 1
         return len(divide_line(plain, width, fold=True)) + 1
@@ -152,6 +156,8 @@ class AnswerView(ScrollView, can_focus=True):
         rows = self._wrapped.get(index)
         if rows is None:
             rows = self._wrapped[index] = self._wrap(self.doc.lines[index], width)
+            if len(self._wrapped) > WRAPPED_LINES:
+                self._wrapped.popitem(last=False)
         return rows
 
     def _update(self, first_changed: int) -> None:
@@ -170,9 +176,9 @@ class AnswerView(ScrollView, can_focus=True):
             del starts[first_changed:]
         # Only count the rows of new lines here; they are wrapped when they come on screen.
         rows = cut
-        for i, line in enumerate(self.doc.lines[first_changed:], first_changed):
+        for line in self.doc.lines[first_changed:]:
             starts.append(rows)
-            rows += self._count_rows(i, line, width)
+            rows += self._count_rows(line, width)
         self._n_rows = rows
         partial = self.doc.render_partial()
         self._tail = self._wrap(partial, width) if partial else []
