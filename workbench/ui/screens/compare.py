@@ -251,12 +251,17 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         for i, (pane, engine) in enumerate(zip(self.panes, engines)):
             pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.blind_now)
             pane.view.clear()
-        self.comparison.start()
-        self._timer.resume()
-        self._paint()
         if self.panes:
             (self._maximized or self.panes[0]).view.focus()
-        self.refresh_bindings()
+        # Start the models once the screen has settled: the restyle and relayout that a new prompt
+        # causes would otherwise take the CPU from the models' prompt processing (time to first token).
+        self.call_after_refresh(self._start, self.comparison)
+
+    def _start(self, comparison: Comparison) -> None:
+        if comparison is not self.comparison:
+            return  # another prompt was sent before this one started
+        comparison.start()
+        self._timer.resume()
 
     def _paint(self, force: bool = False) -> None:
         """Move new text from the answers into their panes: one batch per pane per frame."""
