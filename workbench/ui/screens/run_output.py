@@ -32,9 +32,12 @@ class RunOutput(ModalScreen):
         head.append(f"{self.label}: ", style="bold")
         head.append(v.summary(), style="bold green" if v.outcome == "pass" else "bold red"
                     if v.outcome in ("fail", "error", "timeout") else "bold")
-        facts = [f"exit status {v.exit_status}" if v.exit_status is not None else "no exit status",
-                 f"{v.duration_ms / 1000:.2f} s", v.language or "unknown language",
-                 "no network" if v.isolated_network else "network NOT isolated"]
+        if v.outcome in ("no-code", "no-runner", "refused"):
+            facts = ["nothing was run", v.language or "unknown language"]
+        else:
+            facts = [f"exit status {v.exit_status}" if v.exit_status is not None else "no exit status",
+                     f"{v.duration_ms / 1000:.2f} s", v.language or "unknown language",
+                     "no network" if v.isolated_network else "network NOT isolated"]
         body = Text()
         body.append("stdout\n", style="bold underline")
         body.append((v.stdout or "(empty)") + "\n\n")
