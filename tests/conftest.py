@@ -7,6 +7,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,25 +95,24 @@ def _wait_until_up(proc: subprocess.Popen, url: str, key: str, log: Path, limit_
     pytest.fail(f"llama_cpp.server did not answer on {url} within {limit_s:g} s")
 
 
-@pytest.fixture(scope="session")
-def llama_server(smollm2: ModelSpec, tmp_path_factory: pytest.TempPathFactory):
-    """A real OpenAI-compatible server (llama_cpp.server) serving SmolLM2 on 127.0.0.1."""
+@contextmanager
+def running_llama_server(model: ModelSpec, key: str, log: Path):
+    """Start llama_cpp.server on a free 127.0.0.1 port, serving `model` to requests carrying `key`."""
     port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
     cmd = [
         sys.executable, "-m", "llama_cpp.server",
-        "--model", str(smollm2.resolved_path()),
+        "--model", str(model.resolved_path()),
         "--model_alias", "smollm2",
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--n_threads", "1",
-        "--api_key", FAKE_KEY,
+        "--api_key", key,
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}/v1"
-        _wait_until_up(proc, f"{base}/models", FAKE_KEY, log)
-        yield LlamaServer(base_url=base, key=FAKE_KEY, log=log)
+        _wait_until_up(proc, f"{base}/models", key, log)
+        yield LlamaServer(base_url=base, key=key, log=log)
     finally:
         proc.terminate()
         try:
@@ -120,6 +120,13 @@ def llama_server(smollm2: ModelSpec, tmp_path_factory: pytest.TempPathFactory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def llama_server(smollm2: ModelSpec, tmp_path_factory: pytest.TempPathFactory):
+    """A real OpenAI-compatible server (llama_cpp.server) serving SmolLM2 on 127.0.0.1."""
+    with running_llama_server(smollm2, FAKE_KEY, tmp_path_factory.mktemp("llama-server") / "server.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

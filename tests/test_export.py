@@ -9,11 +9,6 @@ import multiprocessing
 import os
 import re
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from markdown_it import MarkdownIt
 
-from servers import assert_one_line, free_port
+from servers import assert_one_line
 from workbench import export
 from workbench.cli import main
 from workbench.compare import Comparison
@@ -480,33 +475,10 @@ LEAK_KEY = "wb-leak-test-key-12345"
 @pytest.fixture(scope="module")
 def leak_server(smollm2, tmp_path_factory: pytest.TempPathFactory):
     """A real llama_cpp.server on 127.0.0.1 that only answers requests carrying the leak-test key."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("leak-server") / "server.log"
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2.resolved_path()),
-           "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-           "--n_threads", "1", "--api_key", LEAK_KEY]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
-            try:
-                req = urllib.request.Request(f"{base}/models", headers={"Authorization": f"Bearer {LEAK_KEY}"})
-                with urllib.request.urlopen(req, timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert time.monotonic() < deadline, "llama_cpp.server did not start"
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    from conftest import running_llama_server
+
+    with running_llama_server(smollm2, LEAK_KEY, tmp_path_factory.mktemp("leak-server") / "server.log") as server:
+        yield server.base_url
 
 
 def test_api_key_is_in_no_log_file_and_no_export(workbench_home: Path, leak_server: str, llama_server,
