@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -137,6 +139,28 @@ def _store(settings):
         raise Problem(str(exc)) from None
 
 
+@contextmanager
+def reading_log(path: Path, session_id: int | None = None):
+    """The log opened for reading (closed after), with its problems as one-line errors naming the file."""
+    import sqlite3
+
+    from workbench.store import StoreError, open_for_reading
+    from workbench.store.queries import session_exists
+
+    try:
+        log = open_for_reading(path)
+    except StoreError as exc:
+        raise Problem(str(exc)) from None
+    try:
+        if session_id is not None and not session_exists(log, session_id):
+            raise Problem(f"no session {session_id} in {path} (`workbench sessions` lists them)")
+        yield log
+    except sqlite3.Error as exc:  # e.g. a page that is damaged past the schema
+        raise Problem(f"{path}: cannot read the log: {exc}") from None
+    finally:
+        log.conn.close()
+
+
 def _db_option(fn):
     """`--db FILE` on a subcommand too (`workbench run ... --db FILE`), overriding the group's."""
     return click.option("--db", "db", metavar="FILE", help="SQLite log (default: $WORKBENCH_HOME/workbench.db).")(fn)
@@ -148,22 +172,11 @@ def _db_option(fn):
 @click.pass_obj
 def sessions_cmd(obj: dict, as_json: bool, db: str | None) -> None:
     """List the sessions in the log, newest first."""
-    import sqlite3
-
-    from workbench.store import StoreError, open_for_reading
     from workbench.store.queries import sessions
 
     settings = _settings(obj["config"], db or obj["db"])
-    try:
-        log = open_for_reading(settings.db_path)
-        try:
-            rows = sessions(log)
-        finally:
-            log.conn.close()
-    except StoreError as exc:
-        raise Problem(str(exc)) from None
-    except sqlite3.Error as exc:  # e.g. a page that is damaged past the schema
-        raise Problem(f"{settings.db_path}: {exc}") from None
+    with reading_log(settings.db_path) as log:
+        rows = sessions(log)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

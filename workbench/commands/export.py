@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import Problem, _db_option, _settings, main
+from workbench.cli import Problem, reading_log, _db_option, _settings, main
 from workbench.export import FORMATS as EXPORT_FORMATS
 
 
@@ -21,32 +21,18 @@ from workbench.export import FORMATS as EXPORT_FORMATS
 @click.pass_obj
 def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, db: str | None) -> None:
     """Export the log's answers, with prompts, fingerprints, figures and votes."""
-    import sqlite3
-
     from workbench import export
-    from workbench.store import StoreError, open_for_reading
-    from workbench.store.queries import session_exists
 
     settings = _settings(obj["config"], db or obj["db"])
     if not settings.db_path.exists():  # never create an empty log just to export it (a mistyped --db)
         raise Problem(f"{settings.db_path}: no log there yet (`workbench run` or the app makes one)")
-    try:
-        log = open_for_reading(settings.db_path)
-        try:
-            if session_id is not None and not session_exists(log, session_id):
-                raise Problem(f"no session {session_id} in {settings.db_path} (`workbench sessions` lists them)")
-            if output is None:
-                _export_stdout(export, fmt, log, session_id)
-            else:
-                count = _export_file(export, fmt, log, session_id, Path(output))
-                noun = "battle" if fmt == "battles" else "answer"
-                click.echo(f"Wrote {count} {noun}{'s' * (count != 1)} to {output}.", err=True)
-        finally:
-            log.conn.close()
-    except StoreError as exc:
-        raise Problem(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise Problem(f"{settings.db_path}: cannot read the log: {exc}") from None
+    with reading_log(settings.db_path, session_id) as log:
+        if output is None:
+            _export_stdout(export, fmt, log, session_id)
+        else:
+            count = _export_file(export, fmt, log, session_id, Path(output))
+            noun = "battle" if fmt == "battles" else "answer"
+            click.echo(f"Wrote {count} {noun}{'s' * (count != 1)} to {output}.", err=True)
 
 
 def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:

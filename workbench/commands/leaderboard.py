@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import Problem, _db_option, _settings, main
+from workbench.cli import Problem, reading_log, _db_option, _settings, main
 
 
 def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
@@ -31,30 +31,15 @@ def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
 
 def _log_battles(db_path: Path, **filters) -> tuple[list, dict]:
     """The log's votes as battles, and per-model test pass counts; a log that does not exist yet has none."""
-    import sqlite3
-
-    from workbench.store import StoreError, open_for_reading
-    from workbench.store.queries import battles, session_exists
+    from workbench.store.queries import battles, pass_rates
 
     session_id = filters.get("session_id")
     if not Path(db_path).exists():
         if session_id is not None:
             raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
         return [], {}
-    try:
-        log = open_for_reading(db_path)
-        try:
-            if session_id is not None and not session_exists(log, session_id):
-                raise Problem(f"no session {session_id} in {db_path} (`workbench sessions` lists them)")
-            from workbench.store.queries import pass_rates
-
-            return battles(log, **filters), pass_rates(log, session_id, filters.get("tag"))
-        finally:
-            log.conn.close()
-    except StoreError as exc:
-        raise Problem(str(exc)) from None
-    except sqlite3.Error as exc:
-        raise Problem(f"{db_path}: {exc}") from None
+    with reading_log(db_path, session_id) as log:
+        return battles(log, **filters), pass_rates(log, session_id, filters.get("tag"))
 
 
 def _board_lines(board, tests: dict | None = None) -> list[str]:
