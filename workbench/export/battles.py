@@ -13,29 +13,19 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
+from workbench.store.queries import prompt_filters, vote_pairs
+
 
 def write(db: Database, out: TextIO, session_id: int | None = None) -> int:
     """Write one battle per line; returns how many."""
-    where = ["v.retracted_at IS NULL", "v.outcome IN ('winner', 'tie', 'both_bad')"]
-    params: list = []
-    if session_id is not None:
-        where.append("p.session_id = ?")
-        params.append(session_id)
+    where, params = prompt_filters(session_id)
+    where += ["v.retracted_at IS NULL", "v.outcome IN ('winner', 'tie', 'both_bad')"]
     names = {r[0]: r[1] for r in db.execute("SELECT id, model_name FROM responses").fetchall()}
     sql = ("SELECT v.outcome, v.winner_response_id, v.response_ids, v.blind, v.created_at, p.id, p.tags "
            "FROM votes v JOIN prompts p ON p.id = v.prompt_id WHERE " + " AND ".join(where) + " ORDER BY v.id")
     count = 0
     for outcome, winner, ids, blind, created, prompt_id, tags in db.execute(sql, params).fetchall():
-        ids = [i for i in json.loads(ids or "[]") if i in names]
-        pairs = []
-        if outcome == "winner" and winner in names:
-            pairs = [(names[winner], names[i], "model_a") for i in ids if i != winner]
-        elif outcome in ("tie", "both_bad"):
-            label = "tie" if outcome == "tie" else "tie (bothbad)"
-            pairs = [(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]]
-        for model_a, model_b, result in pairs:
-            if model_a == model_b:
-                continue  # the same model in two panes: no information about a ranking
+        for model_a, model_b, result in vote_pairs(outcome, winner, json.loads(ids or "[]"), names):
             out.write(json.dumps({"model_a": model_a, "model_b": model_b, "winner": result,
                                   "prompt_id": prompt_id, "tags": json.loads(tags or "[]"),
                                   "blind": bool(blind), "tstamp": created}, ensure_ascii=False) + "\n")

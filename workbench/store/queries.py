@@ -110,16 +110,42 @@ def prompt_answers(db: Database, prompt_id: int) -> list[dict]:
     return [latest[k] for k in sorted(latest)]
 
 
+def prompt_filters(session_id: int | None = None, tag: str | None = None) -> tuple[list[str], list]:
+    """SQL conditions (on prompts aliased `p`) and their parameters for a session and a tag."""
+    where, params = [], []
+    if session_id is not None:
+        where.append("p.session_id = ?")
+        params.append(session_id)
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(coalesce(p.tags, '[]')) WHERE value = ?)")
+        params.append(tag)
+    return where, params
+
+
+def vote_pairs(outcome: str, winner: int | None, ids: list[int], names: dict[int, str]) -> list[tuple[str, str, str]]:
+    """The pairwise battles a vote implies, as (model_a, model_b, winner) in the arena format.
+
+    A winner beats each other answer shown; a tie or "both bad" ties every pair. Pairs of the
+    same model (two panes of one model) say nothing about a ranking and are left out.
+    """
+    ids = [i for i in ids if i in names]
+    if outcome == "winner" and winner in names:
+        pairs = [(names[winner], names[i], "model_a") for i in ids if i != winner]
+    elif outcome in ("tie", "both_bad"):
+        label = "tie" if outcome == "tie" else "tie (bothbad)"
+        pairs = [(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]]
+    else:
+        pairs = []
+    return [p for p in pairs if p[0] != p[1]]
+
+
 def battles(db: Database, tag: str | None = None, session_id: int | None = None, since: str | None = None,
             until: str | None = None, blind_only: bool = False) -> list:
     """The log's votes as pairwise battles: a winner beats each other answer shown; ties and both-bad tie all."""
     from workbench.arena import Battle
 
-    where = ["v.retracted_at IS NULL"]
-    params: list = []
-    if session_id is not None:
-        where.append("p.session_id = ?")
-        params.append(session_id)
+    where, params = prompt_filters(session_id, tag)
+    where.append("v.retracted_at IS NULL")
     if since:
         where.append("v.created_at >= ?")
         params.append(since)
@@ -128,34 +154,17 @@ def battles(db: Database, tag: str | None = None, session_id: int | None = None,
         params.append(until)
     if blind_only:
         where.append("v.blind = 1")
-    if tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(coalesce(p.tags, '[]')) WHERE value = ?)")
-        params.append(tag)
     sql = ("SELECT v.outcome, v.winner_response_id, v.response_ids FROM votes v "
            "JOIN prompts p ON p.id = v.prompt_id WHERE " + " AND ".join(where) + " ORDER BY v.id")
     names = {r[0]: r[1] for r in db.execute("SELECT id, model_name FROM responses").fetchall()}
-    out = []
-    for outcome, winner, ids in db.execute(sql, params).fetchall():
-        ids = [i for i in json.loads(ids or "[]") if i in names]
-        if outcome == "winner" and winner in names:
-            out += [Battle(names[winner], names[i], "model_a") for i in ids
-                    if i != winner and names[i] != names[winner]]
-        elif outcome in ("tie", "both_bad"):
-            label = "tie" if outcome == "tie" else "tie (bothbad)"
-            out += [Battle(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]
-                    if names[a] != names[b]]
-    return out
+    return [Battle(*pair) for outcome, winner, ids in db.execute(sql, params).fetchall()
+            for pair in vote_pairs(outcome, winner, json.loads(ids or "[]"), names)]
 
 
 def pass_rates(db: Database, session_id: int | None = None, tag: str | None = None) -> dict[str, dict]:
     """Per model: how many answers were verified against tests and how many passed (latest run of each)."""
-    where, params = ["v.total > 0 OR v.outcome IN ('pass', 'fail', 'error', 'timeout', 'no-code')"], []
-    if session_id is not None:
-        where.append("p.session_id = ?")
-        params.append(session_id)
-    if tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(coalesce(p.tags, '[]')) WHERE value = ?)")
-        params.append(tag)
+    where, params = prompt_filters(session_id, tag)
+    where.append("v.total > 0 OR v.outcome IN ('pass', 'fail', 'error', 'timeout', 'no-code')")
     sql = ("SELECT r.model_name, v.outcome FROM verifications v JOIN responses r ON r.id = v.response_id "
            "JOIN prompts p ON p.id = r.prompt_id WHERE v.id IN (SELECT max(id) FROM verifications "
            "GROUP BY response_id) AND (" + ") AND (".join(where) + ")")
