@@ -137,9 +137,9 @@ def test_answers_to_prompts_with_tests_are_verified_and_summarised(tmp_path):
 
     library, _ = load_library(library_dirs(tmp_path))
     prompt = library["merge-intervals"]
-    right = ("```python\ndef merge_intervals(xs):\n    out = []\n    for s, e in sorted(xs):\n"
-             "        if out and s <= out[-1][1]:\n            out[-1] = (out[-1][0], max(out[-1][1], e))\n"
-             "        else:\n            out.append((s, e))\n    return out\n```\n")
+    from answers import MERGE_INTERVALS
+
+    right = f"```python{MERGE_INTERVALS}```\n"
     wrong = "```python\ndef merge_intervals(xs):\n    return xs\n```\n"
     item = Item("merge-intervals", prompt.title, Request("merge", max_tokens=8), tuple(prompt.tags), prompt)
     store = Store(tmp_path / "log.db")

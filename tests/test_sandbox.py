@@ -14,21 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from answers import MERGE_INTERVALS
+
 from workbench.prompts import parse
 from workbench.verify import Limits, Verdict, sandbox, verify
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 SANDBOX_UIDS = range(*sandbox.UID_RANGE)
-MERGE = """
-def merge_intervals(intervals):
-    out = []
-    for start, end in sorted(intervals):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-"""
+MERGE = MERGE_INTERVALS
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux" or not sandbox.kernel_allows_namespaces(),
                                 reason="this machine allows no network/mount/PID namespaces (the verdict would be "

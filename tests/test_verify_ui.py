@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite_utils
 from pilot import wait_for as _wait
 
+from answers import MERGE_INTERVALS
+
 from workbench import catalog
 from workbench.compare import EnginePool
 from workbench.config import ModelSpec, load_settings
@@ -14,19 +16,7 @@ from workbench.store import Store
 from workbench.ui.app import build_app
 from workbench.ui.screens.run_output import RunOutput
 
-RIGHT = """Here you go:
-
-```python
-def merge_intervals(intervals):
-    out = []
-    for start, end in sorted(intervals):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-```
-"""
+RIGHT = f"Here you go:\n\n```python{MERGE_INTERVALS}```\n"
 WRONG = """```python
 def merge_intervals(intervals):
     return sorted(intervals)
