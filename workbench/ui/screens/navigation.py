@@ -58,13 +58,16 @@ class NavigationMixin:
         if self.recorder is None:
             self.notify("No log is open.", severity="warning", timeout=3)
             return
-        try:
-            from workbench.ui.screens.leaderboard import LeaderboardScreen
-        except ImportError:
-            self.notify("The leaderboard screen is not available.", severity="warning", timeout=3)
-            return
-        self.recorder.store.flush()
-        self.app.push_screen(LeaderboardScreen(self.recorder.store.path))
+        self._open_leaderboard()
+
+    @work(thread=True, exclusive=True, group="leaderboard")
+    def _open_leaderboard(self) -> None:
+        """Wait for the writer to commit the latest vote (off the UI thread), then show the ratings."""
+        from workbench.ui.screens.leaderboard import LeaderboardScreen
+
+        store = self.recorder.store
+        store.flush()
+        self.app.call_from_thread(self.app.push_screen, LeaderboardScreen(store.path))
 
     def action_pick_models(self) -> None:
         """Choose which models get a pane."""
