@@ -41,9 +41,9 @@ from textual.app import App, ComposeResult
 from textual.widgets import Markdown
 
 from workbench import catalog
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.config import ModelSpec, load_settings
-from workbench.engines.base import Token
+from workbench.core import Token
 from workbench.engines.replay import ReplayEngine, split_tokens
 
 SIZE = (160, 48)  # a roomy terminal: 46 answer rows a pane

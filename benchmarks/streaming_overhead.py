@@ -34,9 +34,10 @@ from concurrent.futures import wait as wait_futures
 from pathlib import Path
 
 from workbench import catalog
-from workbench.compare import Comparison, EnginePool
+from workbench.core import Comparison
+from workbench.engines.pool import EnginePool
 from workbench.config import load_settings
-from workbench.engines.base import Request
+from workbench.core import Request
 from workbench.engines.local import LocalEngine
 
 PROMPT = "Write a Python function that parses an ISO 8601 date string and explain it."

@@ -16,7 +16,7 @@ import pytest
 pytest.register_assert_rewrite("servers")
 
 from servers import FAKE_KEY, KEY_ENV, FaultyServer, free_port  # noqa: E402
-from workbench import catalog  # noqa: E402
+from workbench import catalog, demo_models  # noqa: E402
 from workbench.config import ModelSpec, Settings  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def smollm2(demo_specs: dict[str, ModelSpec]) -> ModelSpec:
 def gemma(demo_specs: dict[str, ModelSpec]) -> ModelSpec:
     """Gemma 3 270M: a base model without a chat template (assembled on first use)."""
     spec = demo_specs["gemma3-270m"]
-    catalog.prepare(spec)
+    demo_models.prepare(spec)
     return spec
 
 

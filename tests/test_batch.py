@@ -8,7 +8,7 @@ import time
 import sqlite_utils
 
 from workbench.batch import Batch, Item, summary
-from workbench.engines.base import Done, Failed, Request, Token
+from workbench.core import Done, Failed, Request, Token
 from workbench.engines.replay import ReplayEngine
 from workbench.store import Store
 
@@ -119,7 +119,7 @@ def test_stop_keeps_what_is_done_and_resume_runs_only_what_is_missing(tmp_path):
 
 
 def test_done_event_is_the_last_word():
-    events = list(ReplayEngine("a", "x y").stream(Request("q"), __import__("workbench.engines.base",
+    events = list(ReplayEngine("a", "x y").stream(Request("q"), __import__("workbench.core",
                                                                           fromlist=["Cancel"]).Cancel()))
     assert isinstance(events[-1], Done)
 

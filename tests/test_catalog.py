@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench import catalog
+from workbench import catalog, demo_models
 from workbench.config import ModelSpec, load_settings
 
 
@@ -107,13 +107,13 @@ def test_gemma_is_assembled_from_its_parts_and_checked(monkeypatch: pytest.Monke
     target = tmp_path / "cache" / "workbench" / "gemma-3-270m-q4_k_m.gguf"
     assert spec.resolved_path() == target
     assert not target.exists()
-    assert catalog.prepare(spec) == target
+    assert demo_models.prepare(spec) == target
     assert target.read_bytes()[:4] == b"GGUF"
-    parts = catalog._gemma_parts()
+    parts = demo_models._gemma_parts()
     assert target.stat().st_size == sum(p.stat().st_size for p in parts)
     assert [p.name for p in target.parent.iterdir()] == [target.name]  # no temporary file left behind
     mtime = target.stat().st_mtime_ns
-    catalog.prepare(spec)
+    demo_models.prepare(spec)
     assert target.stat().st_mtime_ns == mtime  # assembled once
 
 
@@ -122,14 +122,14 @@ def test_assembly_with_wrong_checksum_is_refused(tmp_path: Path) -> None:
     part.write_bytes(b"GGUF not really gemma")
     target = tmp_path / "out" / "gemma-3-270m-q4_k_m.gguf"
     with pytest.raises(OSError, match="SHA-256"):
-        catalog._assemble([part], target)
+        demo_models._assemble([part], target)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
 
 
 def test_cache_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert catalog.cache_dir() == tmp_path / "workbench"
+    assert demo_models.cache_dir() == tmp_path / "workbench"
 
 
 def test_entry_describe_expands_tilde() -> None:

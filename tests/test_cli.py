@@ -168,7 +168,8 @@ def test_run_remote_model_from_config(workbench_home: Path, llama_server) -> Non
     assert answer["model"] == "served"
     assert answer["status"] == "complete", answer["error"]
     assert answer["text"].strip()
-    assert 0 < answer["completion_tokens"] <= 16
+    # llama_cpp.server (0.3.36) counts the sampled token that hit the limit too: up to max_tokens + 1.
+    assert 0 < answer["completion_tokens"] <= 17
     assert FAKE_KEY not in result.stdout + result.stderr
 
 

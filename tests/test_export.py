@@ -19,8 +19,8 @@ from markdown_it import MarkdownIt
 from servers import assert_one_line
 from workbench import export
 from workbench.cli import main
-from workbench.compare import Comparison
-from workbench.engines.base import Request, Token
+from workbench.core import Comparison
+from workbench.core import Request, Token
 from workbench.engines.replay import ReplayEngine
 from workbench.export import html as html_export
 from workbench.export import markdown as markdown_export

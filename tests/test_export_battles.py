@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from workbench.arena import leaderboard, read_battles
 from workbench.cli import main
-from workbench.compare import Comparison
-from workbench.engines.base import Request
+from workbench.core import Comparison
+from workbench.core import Request
 from workbench.engines.replay import ReplayEngine
 from workbench.store import Store
 

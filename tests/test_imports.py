@@ -10,12 +10,15 @@ import pytest
 
 CORE = [
     "workbench.cli",
-    "workbench.compare",
+    "workbench.core",
+    "workbench.demo_models",
+    "workbench.engines.pool",
+    "workbench.fingerprint",
+    "workbench.store",
     "workbench.catalog",
     "workbench.config",
     "workbench.figures",
     "workbench.engines",
-    "workbench.engines.base",
     "workbench.engines.local",
     "workbench.engines.local_worker",
     "workbench.engines.remote",

@@ -6,9 +6,10 @@ from pilot import type_text as _type
 from pilot import wait_for as _wait
 
 from workbench import catalog
-from workbench.compare import Answer, EnginePool
+from workbench.core import Answer
+from workbench.engines.pool import EnginePool
 from workbench.config import ModelSpec, load_settings
-from workbench.engines.base import Request
+from workbench.core import Request
 from workbench.engines.remote import import_litellm, unsupported
 from workbench.engines.replay import ReplayEngine
 from workbench.figures import summary
@@ -61,7 +62,7 @@ async def test_picker_finds_a_prompt_by_tag_and_sends_it_with_its_settings():
                     and screen.comparison.finished)
         sent = engine.requests[-1]
         assert "class `LRUCache`" in sent.prompt and "## Tests" not in sent.prompt
-        assert screen.tags and "python" in screen.tags
+        assert screen.round.tags and "python" in screen.round.tags
 
 
 async def test_the_editor_sends_a_multi_line_prompt():

@@ -12,9 +12,9 @@ from typing import Callable, Iterator
 import pytest
 
 from servers import assert_one_line
-from workbench.compare import Answer, Comparison
+from workbench.core import Answer, Comparison
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
+from workbench.core import Cancel, Done, Event, Failed, Request, Status, Token, Usage
 from workbench.engines.local import LocalEngine, check_gguf
 
 CODE = "Write a Python function is_prime(n)."

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from servers import FAKE_KEY, KEY_ENV, assert_one_line, free_port
-from workbench.compare import Answer, Comparison
+from workbench.core import Answer, Comparison
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Request, Token, Usage
+from workbench.core import Cancel, Done, Event, Failed, Request, Token, Usage
 from workbench.engines.remote import RemoteEngine
 
 LONG = "Count from 1 to 500, one number per line, and nothing else."

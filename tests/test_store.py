@@ -28,8 +28,8 @@ from click.testing import CliRunner, Result
 
 from servers import assert_one_line
 from workbench.cli import main
-from workbench.compare import Comparison
-from workbench.engines.base import Request
+from workbench.core import Comparison
+from workbench.core import Request
 from workbench.engines.replay import ReplayEngine
 from workbench.store import Store, StoreError, open_db
 from workbench.store import db as store_db
@@ -359,7 +359,7 @@ def test_gguf_hash_cached_by_path_size_and_mtime(tmp_path: Path, smollm2, smollm
     log = tmp_path / "log.db"
     store = Store(log)
     try:
-        assert fingerprint.gguf_sha256(store, str(gguf)).result(30) == smollm2_sha256
+        assert store.file_sha256(str(gguf)).result(30) == smollm2_sha256
         assert len(calls) == 1
         store.flush()
         st = gguf.stat()
@@ -367,11 +367,11 @@ def test_gguf_hash_cached_by_path_size_and_mtime(tmp_path: Path, smollm2, smollm
             (str(gguf), st.st_size, st.st_mtime_ns, smollm2_sha256)]
         # What the cache says is believed while path, size and mtime match ...
         store.submit(lambda db: db.execute("UPDATE gguf_hashes SET sha256 = ?", ["f" * 64])).result(5)
-        assert fingerprint.gguf_sha256(store, str(gguf)).result(30) == "f" * 64
+        assert store.file_sha256(str(gguf)).result(30) == "f" * 64
         assert len(calls) == 1
         # ... and a new mtime means the file is read again.
         os.utime(gguf, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-        assert fingerprint.gguf_sha256(store, str(gguf)).result(30) == smollm2_sha256
+        assert store.file_sha256(str(gguf)).result(30) == smollm2_sha256
         assert len(calls) == 2
         store.flush()
         assert query(log, "SELECT count(*) FROM gguf_hashes") == [(2,)]

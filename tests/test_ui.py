@@ -9,7 +9,7 @@ from pilot import send_prompt as _send
 from pilot import wait_for as _wait
 
 from workbench import catalog
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.config import ModelSpec, load_settings
 from workbench.engines.replay import ReplayEngine
 from workbench.ui.app import build_app

@@ -8,7 +8,7 @@ from pilot import wait_for as _wait
 from answers import MERGE_INTERVALS
 
 from workbench import catalog
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.config import ModelSpec, load_settings
 from workbench.engines.replay import ReplayEngine
 from workbench.prompts import library_dirs, load_library
@@ -41,8 +41,8 @@ async def test_v_runs_each_pane_against_the_tests_and_logs_it(tmp_path):
             await _wait(pilot, lambda: screen.comparison.finished)
             screen.panes[0].view.focus()
             await pilot.press("v")
-            await _wait(pilot, lambda: len(screen.verdicts) == 2)
-            right, wrong = screen.verdicts[0], screen.verdicts[1]
+            await _wait(pilot, lambda: len(screen.round.verdicts) == 2)
+            right, wrong = screen.round.verdicts[0], screen.round.verdicts[1]
             assert right.outcome == "pass" and right.passed == right.total > 0
             assert wrong.outcome == "fail" and wrong.passed < wrong.total
             assert str(screen.panes[0].border_subtitle).startswith(f"✓ {right.total}/{right.total}")

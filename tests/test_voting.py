@@ -11,7 +11,7 @@ from pilot import wait_for as _wait
 
 from workbench import catalog
 from workbench.blind import draw_pair, shuffled_order
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.config import ModelSpec, load_settings
 from workbench.engines.replay import ReplayEngine
 from workbench.store import Store

@@ -19,8 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from workbench.compare import Answer, Comparison
-from workbench.engines.base import Done, Engine, Failed, Request
+from workbench.core import Answer, Comparison, Done, Engine, Failed, Request
 
 
 @dataclass(frozen=True)
@@ -109,6 +108,7 @@ class Batch:
                         self.tally.failed += answer.status == "failed"
                     result = Result(item, repeat, answer)
                     self.results.append(result)
+                answer.compact()  # one string per kept answer, not one per token: memory stays flat
                 if self._checker is not None and answer.status == "complete" and getattr(item.prompt, "tests", None):
                     self._checks.append(self._checker.submit(self._check, result))
                 if self.on_answer:

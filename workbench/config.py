@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-ENGINES = ("llama", "litellm")
+from workbench.engines import ENGINES
 
 
 class ConfigError(Exception):
@@ -22,9 +22,9 @@ class ModelSpec:
     name: str
     """The short name used with `-m` and shown in pane headers."""
     engine: str
-    """`llama` (a local GGUF run by llama-cpp-python) or `litellm` (a hosted model)."""
+    """`llama` (a local GGUF run by llama-cpp-python), `litellm` (a hosted model) or `replay` (a stored answer)."""
     path: str | None = None
-    """GGUF file, for `llama` models; `~` is expanded."""
+    """GGUF file, for `llama` models; the stored answer's text file, for `replay`; `~` is expanded."""
     model: str | None = None
     """litellm model string, for `litellm` models, e.g. `openai/gpt-4o-mini`."""
     api_base: str | None = None
@@ -43,13 +43,15 @@ class ModelSpec:
     """Seconds a hosted model may take to start answering, and between chunks."""
     max_parallel: int = 4
     """Most requests in flight at once to a hosted model (batch runs); a local model always serves one."""
+    tokens_per_s: float | None = None
+    """Pace of a `replay` model's stream; as fast as it can when unset."""
     source: str = "config"
     """Where the entry came from: `config`, `demo` or `models/`."""
 
     @property
     def is_local(self) -> bool:
-        """Whether this model runs in-process through llama.cpp."""
-        return self.engine == "llama"
+        """Whether this model runs on this machine's CPU (local models share the cores)."""
+        return ENGINES[self.engine].local
 
     def resolved_path(self) -> Path | None:
         """The GGUF path with `~` expanded."""
@@ -93,6 +95,7 @@ _MODEL_TYPES: dict[str, tuple[type, ...]] = {
     "chat_format": (str,),
     "timeout": (int, float),
     "max_parallel": (int,),
+    "tokens_per_s": (int, float),
 }
 
 
@@ -158,10 +161,11 @@ def _model(path: Path, index: int, entry: Any) -> ModelSpec:
     engine = entry.get("engine")
     if engine not in ENGINES:
         raise ConfigError(f"{where}: 'engine' must be one of {', '.join(ENGINES)} (got {engine!r})")
-    if engine == "llama" and not entry.get("path"):
-        raise ConfigError(f"{where}: 'path' is required for engine 'llama'")
-    if engine == "litellm" and not entry.get("model"):
-        raise ConfigError(f"{where}: 'model' is required for engine 'litellm'")
+    for key in ENGINES[engine].requires:
+        if not entry.get(key):
+            raise ConfigError(f"{where}: '{key}' is required for engine '{engine}'")
+    if entry.get("tokens_per_s") is not None and entry["tokens_per_s"] <= 0:
+        raise ConfigError(f"{where}: 'tokens_per_s' must be above 0")
     if "max_parallel" in entry and entry["max_parallel"] < 1:
         raise ConfigError(f"{where}: 'max_parallel' must be at least 1")
     known = {f.name for f in fields(ModelSpec)}

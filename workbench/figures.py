@@ -14,16 +14,16 @@ def ms(value: float | None) -> str:
 
 def summary(answer, now: float | None = None) -> str:
     """'complete · TTFT 45 ms · 130.2 tok/s · 200 tok · 1.6 s'."""
-    now = now or time.monotonic()
+    now = time.monotonic() if now is None else now
     rate = answer.tokens_per_s
-    count = answer.completion_tokens if answer.completion_tokens is not None else answer.tokens
+    count = answer.count
     parts = [answer.status]
     if answer.status == "loading":
         parts = [answer.note or "loading"]
     parts.append(f"TTFT {ms(answer.ttft_ms)}")
     parts.append(f"{rate:.1f} tok/s" if rate else "– tok/s")
     parts.append(f"{count} tok")
-    if answer.started_at:
+    if answer.started_at or answer.status != "waiting":
         parts.append(ms(answer.elapsed_ms(now)))
     if answer.ignored:
         parts.append(f"ignored {', '.join(answer.ignored)}")
@@ -32,7 +32,7 @@ def summary(answer, now: float | None = None) -> str:
 
 def blind_summary(answer, now: float | None = None) -> str:
     """Figures that cannot betray the engine: status, tokens so far and elapsed time."""
-    now = now or time.monotonic()
-    count = answer.completion_tokens if answer.completion_tokens is not None else answer.tokens
+    now = time.monotonic() if now is None else now
+    count = answer.count
     status = "waiting" if answer.status == "loading" else answer.status
     return f"{status} · {count} tok"

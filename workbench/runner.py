@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from workbench.batch import Batch, Item, Result, Tally, summary
-from workbench.engines.base import Request
+from workbench.core import Request
 
 
 class RunError(Exception):

@@ -1,1 +1,1 @@
-"""The `workbench` subcommands that do the work: run, export, leaderboard, check (one module each)."""
+"""The `workbench` subcommands, one plain click command per module; workbench.cli adds them to its group."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import Problem, _settings, main
+from workbench.commands.common import Problem, load_settings_or_fail
 
 _CODE_SUFFIXES = {".py": "python", ".js": "javascript", ".cjs": "javascript", ".sh": "bash", ".bash": "bash",
                   ".sql": "sql"}
@@ -31,7 +31,7 @@ def _check_prompt(arg: str, settings):
     return prompt
 
 
-@main.command("check")
+@click.command("check")
 @click.argument("answer_file", metavar="ANSWER_FILE")
 @click.option("--prompt", "prompt_arg", required=True, metavar="PROMPT",
               help="Prompt file, or name in the prompt library, whose tests to run.")
@@ -55,7 +55,7 @@ def check_cmd(obj: dict, answer_file: str, prompt_arg: str, as_json: bool, allow
 
     from workbench.verify import Limits, verify
 
-    settings = _settings(obj["config"], obj["db"])
+    settings = load_settings_or_fail(obj["config"], obj["db"])
     prompt = _check_prompt(prompt_arg, settings)
     path = Path(answer_file).expanduser()
     try:

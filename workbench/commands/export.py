@@ -7,23 +7,23 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import Problem, reading_log, _db_option, _settings, main
+from workbench.commands.common import Problem, db_option, load_settings_or_fail, reading_log
 from workbench.export import FORMATS as EXPORT_FORMATS
 
 
-@main.command("export")
+@click.command("export")
 @click.option("--format", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
               help="jsonl (one object per answer), csv, markdown, html (one self-contained report), or battles "
                    "(the votes as pairwise battles in the public arena format, for `leaderboard --battles`).")
 @click.option("--session", "session_id", type=int, metavar="ID", help="Only this session (default: every session).")
 @click.option("-o", "--output", "output", metavar="FILE", help="Write to FILE (default: standard output).")
-@_db_option
+@db_option
 @click.pass_obj
 def export_cmd(obj: dict, fmt: str, session_id: int | None, output: str | None, db: str | None) -> None:
     """Export the log's answers, with prompts, fingerprints, figures and votes."""
     from workbench import export
 
-    settings = _settings(obj["config"], db or obj["db"])
+    settings = load_settings_or_fail(obj["config"], db or obj["db"])
     if not settings.db_path.exists():  # never create an empty log just to export it (a mistyped --db)
         raise Problem(f"{settings.db_path}: no log there yet (`workbench run` or the app makes one)")
     with reading_log(settings.db_path, session_id) as log:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli import Problem, reading_log, _db_option, _settings, main
+from workbench.commands.common import Problem, db_option, load_settings_or_fail, reading_log
 
 
 def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
@@ -68,7 +68,7 @@ def _board_lines(board, tests: dict | None = None) -> list[str]:
     return lines
 
 
-@main.command("leaderboard")
+@click.command("leaderboard")
 @click.option("--tag", metavar="TAG", help="Only votes on prompts with this tag.")
 @click.option("--session", "session_id", type=int, metavar="ID", help="Only votes from this session.")
 @click.option("--since", metavar="DATE", help="Only votes cast from DATE on (YYYY-MM-DD or an ISO time, UTC).")
@@ -83,7 +83,7 @@ def _board_lines(board, tests: dict | None = None) -> list[str]:
               help="Mean rating (or --anchor-model's rating).")
 @click.option("--anchor-model", metavar="NAME", help="Pin this model at --anchor instead of the mean.")
 @click.option("--json", "as_json", is_flag=True, help="Print the leaderboard as JSON.")
-@_db_option
+@db_option
 @click.pass_obj
 def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: str | None, until: str | None,
                     blind_only: bool, battle_files: tuple[str, ...], no_log: bool, rounds: int, anchor: float,
@@ -108,7 +108,7 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
         raise Problem("--tag, --session, --since, --until and --blind-only filter the log; drop --no-log to use them")
     votes, sources, tests = [], [], {}
     if not no_log:
-        db_path = _settings(obj["config"], db or obj["db"]).db_path
+        db_path = load_settings_or_fail(obj["config"], db or obj["db"]).db_path
         votes, tests = _log_battles(db_path, **filters)
         sources.append(f"the log {db_path} ({len(votes)})")
     for name in battle_files:

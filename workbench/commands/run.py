@@ -7,10 +7,17 @@ import sys
 
 import click
 
-from workbench.cli import Problem, _db_option, _entries, _pick, _settings, _store, main
+from workbench.commands.common import (
+    Problem,
+    db_option,
+    discover_entries,
+    load_settings_or_fail,
+    open_store,
+    pick_models,
+)
 
 
-@main.command("run")
+@click.command("run")
 @click.argument("prompts", nargs=-1)
 @click.option("-m", "--model", "models", multiple=True, metavar="NAME", help="Model to ask (repeatable).")
 @click.option("--repeat", type=click.IntRange(1), default=None, help="Ask each prompt this many times.  [default: 1]")
@@ -26,7 +33,7 @@ from workbench.cli import Problem, _db_option, _entries, _pick, _settings, _stor
 @click.option("--seed", type=int, help="Sampling seed, for models that take one.")
 @click.option("--name", "session_name", metavar="TEXT", help="Name the session in the log.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of answers with their figures.")
-@_db_option
+@db_option
 @click.pass_obj
 def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat: int | None, parallel: int | None,
             tag: str | None, variables: tuple[str, ...], resume: int | None, system: str | None,
@@ -41,7 +48,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     """
     import threading
 
-    from workbench.compare import EnginePool
+    from workbench.engines.pool import EnginePool
     from workbench.runner import (
         Batch,
         Reporter,
@@ -56,9 +63,9 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     )
     from workbench.store import StoreError
 
-    settings = _settings(obj["config"], db or obj["db"])
-    entries = _entries(settings)
-    store = _store(settings)  # a bad log fails before any model is loaded
+    settings = load_settings_or_fail(obj["config"], db or obj["db"])
+    entries = discover_entries(settings)
+    store = open_store(settings)  # a bad log fails before any model is loaded
     engines: list = []
     try:
         skip, prompt_ids, stored = (set(), {}, {})
@@ -90,7 +97,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
             raise Problem(str(exc)) from None
         for warning in warnings:
             click.echo(f"workbench: warning: {warning}", err=True)
-        chosen = _pick(entries, models)
+        chosen = pick_models(entries, models)
         args = {"prompts": list(prompts), "models": list(models), "repeat": repeat, "tag": tag, "parallel": parallel,
                 "vars": list(variables), "params": {k: v for k, v in params.items() if v is not None}}
         try:

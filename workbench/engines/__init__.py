@@ -1,17 +1,52 @@
-"""Ways of running a model, all behind the `Engine` protocol in `base`."""
+"""The engine registry: the config's `engine` value → the class that runs such a model.
+
+Adding an engine is one module (a subclass of `workbench.core.Engine`) and one line below. The
+registry names classes by dotted path, so reading the config, listing models or `--help` imports
+no engine module, and an engine's heavy library (llama_cpp, litellm) only when a model needs it.
+This module imports nothing of the workbench.
+"""
 
 from __future__ import annotations
 
-from workbench.config import ModelSpec
-from workbench.engines.base import Engine
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
 
 
-def make_engine(spec: ModelSpec, n_local: int = 1) -> Engine:
-    """The engine for a model; `n_local` local models share the machine's cores."""
-    if spec.is_local:
-        from workbench.engines.local import LocalEngine, default_threads
+@dataclass(frozen=True)
+class Registered:
+    """One kind of engine: where its class is and what its config entry needs."""
 
-        return LocalEngine(spec, n_threads=spec.n_threads or default_threads(n_local))
-    from workbench.engines.remote import RemoteEngine
+    target: str
+    """`module:Class`."""
+    requires: tuple[str, ...]
+    """Config keys an entry of this engine must set."""
+    local: bool = False
+    """Runs on this machine's CPU (local models share the cores)."""
+    about: str = ""
 
-    return RemoteEngine(spec)
+
+ENGINES: dict[str, Registered] = {
+    "llama": Registered("workbench.engines.local:LocalEngine", ("path",), local=True,
+                        about="a local GGUF file run by llama-cpp-python"),
+    "litellm": Registered("workbench.engines.remote:RemoteEngine", ("model",),
+                          about="a hosted model (or an OpenAI-compatible server) reached through litellm"),
+    "replay": Registered("workbench.engines.replay:ReplayEngine", ("path",),
+                         about="a stored answer (a text file) streamed at a steady pace"),
+}
+
+
+def engine_class(kind: str) -> Any:
+    """The class registered for `kind` (imports its module now)."""
+    module, _, name = ENGINES[kind].target.partition(":")
+    return getattr(import_module(module), name)
+
+
+def make_engine(spec: Any, n_local: int = 1) -> Any:
+    """The engine for a configured model; `n_local` local models share the machine's cores."""
+    return engine_class(spec.engine).from_spec(spec, n_local)
+
+
+def check(spec: Any) -> str | None:
+    """Why a configured model cannot run now, or None."""
+    return engine_class(spec.engine).check(spec)

@@ -14,9 +14,9 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any, Iterator
 
-from workbench import catalog
+from workbench import demo_models
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Request, Status, Token, Usage
+from workbench.core import Cancel, Done, Engine, Event, Failed, ModelIdentity, Request, new_id, Status, Token, Usage
 
 _CANCEL_GRACE_S = 2.0  # after this, a worker that ignores a cancel is killed
 _POLL_S = 0.05
@@ -63,11 +63,14 @@ def _signal_name(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class LocalEngine:
+class LocalEngine(Engine):
     """A GGUF model served by its own worker process."""
 
+    kind = "llama"
+    uses_local_cores = True
+
     def __init__(self, spec: ModelSpec, n_threads: int | None = None) -> None:
-        self.name = spec.name
+        super().__init__(spec.name)
         self.spec = spec
         self.n_threads = spec.n_threads or n_threads or default_threads(1)
         self.info: dict[str, Any] = {}
@@ -75,9 +78,40 @@ class LocalEngine:
         self._conn: Any = None
         self._lock = threading.Lock()
         self._closing = Cancel()
-        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}-{id(self):x}.log")
+        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}-{new_id()}.log")
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, n_local: int = 1) -> "LocalEngine":
+        """The engine for a `llama` config entry; the cores are split among `n_local` models."""
+        return cls(spec, n_threads=spec.n_threads or default_threads(n_local))
+
+    @classmethod
+    def check(cls, spec: ModelSpec) -> str | None:
+        """A missing file or a folder (a demo model is assembled on first use, so it is fine)."""
+        if spec.source == "demo":
+            return None
+        path = spec.resolved_path()
+        if path is None or not path.exists():
+            return f"file not found: {path}"
+        if path.is_dir():
+            return f"is a folder, not a GGUF file: {path}"
+        return None
 
     # -- describing -----------------------------------------------------
+    def identity(self) -> ModelIdentity:
+        """The GGUF (hashed by the log), its metadata once loaded, and where its layers run."""
+        info = self.info or {}
+        path = str(self.spec.resolved_path())
+        return ModelIdentity(self.name, self.kind, {
+            "path": path, "file": path,
+            "architecture": info.get("architecture"), "quantization": info.get("quantization"),
+            "parameters": info.get("parameters"), "context_length": info.get("context_length"),
+            "chat_template_sha256": info.get("chat_template_sha256"),
+            "llama_cpp_version": info.get("llama_cpp_version"),
+            "gpu_offload": int(bool(info.get("gpu_offload")) and self.spec.n_gpu_layers != 0),
+            "n_gpu_layers": self.spec.n_gpu_layers,
+        }, key=("name", "sha256", "chat_template_sha256", "llama_cpp_version", "gpu_offload"))
+
     def where(self) -> str:
         """'CPU · 2 threads' or 'GPU · 99 layers', with a note when offload is not possible."""
         cpu = f"CPU · {self.n_threads} thread{'s' if self.n_threads != 1 else ''}"
@@ -97,7 +131,7 @@ class LocalEngine:
     def _start(self, cancel: Cancel) -> Iterator[Event]:
         """Start the worker and wait for the model to load; yields Status, ends in Failed on error."""
         try:
-            path = str(catalog.prepare(self.spec))
+            path = str(demo_models.prepare(self.spec))
         except OSError as exc:
             yield Failed(f"cannot prepare {self.spec.name}: {exc}")
             return

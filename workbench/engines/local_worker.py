@@ -156,12 +156,16 @@ def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> Non
     for key in ("temperature", "seed", "top_p"):
         if req.get(key) is not None:
             params[key] = req[key]
-    messages = []
-    if req.get("system"):
-        messages.append({"role": "system", "content": req["system"]})
-    messages.append({"role": "user", "content": req["prompt"]})
+    # The worker imports nothing of the workbench (it starts fast): the request arrives as a dict.
+    history = [{"role": m["role"], "content": m["content"]} for m in req.get("history") or ()]
+    messages = [{"role": "system", "content": req["system"]}] if req.get("system") else []
+    messages += history + [{"role": "user", "content": req["prompt"]}]
     finish = None
     prompt_tokens: int | None = None
+    # Every answer starts from an empty context: reusing a matching prefix of the last prompt
+    # re-evaluates its final token in a batch of one, which changes the logits in the last bits,
+    # so the same seed (or a repeat) gave a different answer (llama-cpp-python 0.3.36, seen here).
+    llm.reset()
     try:
         if chat and formatter is None:
             # A named chat_format: llama-cpp-python applies it; cancel between chunks.
@@ -175,8 +179,9 @@ def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> Non
                 criteria = [stop] + list(fmt.stopping_criteria or [])
                 stops = fmt.stop if isinstance(fmt.stop, list) else [fmt.stop] if fmt.stop else []
             else:
-                # A base model has no template: continue the text as written.
-                text = (req["system"] + "\n\n" if req.get("system") else "") + req["prompt"]
+                # A base model has no template: continue the text as written (the conversation so far
+                # first, as plain paragraphs; Request.completion_text is the same rule).
+                text = "\n\n".join([m["content"] for m in messages])
                 tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
                 criteria, stops = [stop], []
             prompt_tokens = len(tokens)

@@ -9,7 +9,21 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from workbench.config import ModelSpec
-from workbench.engines.base import Cancel, Done, Event, Failed, Ignored, Request, Status, Token, Usage
+from workbench.core import Cancel, Done, Engine, Event, Failed, Ignored, ModelIdentity, Request, Status, Token, Usage
+
+# Keys litellm reads by default, for telling a user why a hosted model is unavailable.
+DEFAULT_KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "mistral": "MISTRAL_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY",
+    "together_ai": "TOGETHERAI_API_KEY",
+    "fireworks_ai": "FIREWORKS_AI_API_KEY",
+    "xai": "XAI_API_KEY",
+}
 
 _import_lock = threading.Lock()
 _litellm: Any = None
@@ -52,13 +66,44 @@ def provider(spec: ModelSpec) -> str:
     return (spec.model or "").split("/", 1)[0] or "litellm"
 
 
-class RemoteEngine:
+def api_host(api_base: str | None) -> str | None:
+    """The host (and port) of an `api_base`, without credentials or path."""
+    if not api_base:
+        return None
+    parsed = urlparse(api_base)
+    return parsed.hostname + (f":{parsed.port}" if parsed.port else "") if parsed.hostname else None
+
+
+class RemoteEngine(Engine):
     """A model reached over HTTP by litellm."""
 
+    kind = "litellm"
+
     def __init__(self, spec: ModelSpec) -> None:
-        self.name = spec.name
+        super().__init__(spec.name)
         self.spec = spec
         self._slots = threading.BoundedSemaphore(max(1, spec.max_parallel))
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, n_local: int = 1) -> "RemoteEngine":
+        """The engine for a `litellm` config entry."""
+        return cls(spec)
+
+    @classmethod
+    def check(cls, spec: ModelSpec) -> str | None:
+        """An unset key variable (the one named, or the provider's default when there is no api_base)."""
+        env = spec.api_key_env
+        if env is None and not spec.api_base:
+            env = DEFAULT_KEY_ENV.get((spec.model or "").split("/", 1)[0])
+        if env and not os.environ.get(env):
+            return f"key variable {env} is unset"
+        return None
+
+    def identity(self) -> ModelIdentity:
+        """The litellm model string and the server's host (the answer adds the provider's own ids)."""
+        return ModelIdentity(self.name, self.kind, {"litellm_model": self.spec.model,
+                                                    "api_host": api_host(self.spec.api_base)},
+                             key=("name", "litellm_model", "api_host", "provider_model_id", "system_fingerprint"))
 
     def where(self) -> str:
         """The provider or host, for the pane header."""

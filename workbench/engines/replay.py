@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import time
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-from workbench.engines.base import Cancel, Done, Event, Request, Token, Usage
+from workbench.core import Cancel, Done, Engine, Event, Request, Token, Usage
+
+MAX_REPLAY_BYTES = 4 << 20  # a stored answer; a larger file is a mistake, not an answer
 
 _PIECES = re.compile(r"\s*\S+|\s+")
 
@@ -16,15 +20,59 @@ def split_tokens(text: str) -> list[str]:
     return _PIECES.findall(text)
 
 
-class ReplayEngine:
+def read_answer(path: str) -> str:
+    """A stored answer's text: a regular UTF-8 file of at most 4 MiB; raises OSError naming the file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except OSError as exc:
+        raise OSError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path}: not a regular file")
+        if info.st_size > MAX_REPLAY_BYTES:
+            raise OSError(f"{path}: larger than {MAX_REPLAY_BYTES >> 20} MiB")
+        data = os.read(fd, MAX_REPLAY_BYTES + 1)
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OSError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+class ReplayEngine(Engine):
     """An engine that streams a given text; `delays` (seconds before each piece) sets the pace."""
+
+    kind = "replay"
 
     def __init__(self, name: str, text: str, delays: Sequence[float] | None = None,
                  first_delay: float = 0.0) -> None:
-        self.name = name
+        super().__init__(name)
         self.pieces = split_tokens(text)
         self.delays = list(delays) if delays is not None else None
         self.first_delay = first_delay
+
+    @classmethod
+    def from_spec(cls, spec: Any, n_local: int = 1) -> "ReplayEngine":
+        """A `replay` config entry: the text file at `path`, paced at `tokens_per_s` (default: at once)."""
+        path = str(spec.resolved_path())
+        try:
+            text = read_answer(path)
+        except OSError as exc:
+            return _Unreadable(spec.name, str(exc))
+        pieces = split_tokens(text)
+        delays = [1.0 / spec.tokens_per_s] * len(pieces) if spec.tokens_per_s else None
+        return cls(spec.name, text, delays)
+
+    @classmethod
+    def check(cls, spec: Any) -> str | None:
+        """The stored answer's file must be a readable, regular text file."""
+        try:
+            read_answer(str(spec.resolved_path()))
+        except OSError as exc:
+            return str(exc)
+        return None
 
     def where(self) -> str:
         """Replays run nowhere."""
@@ -47,5 +95,17 @@ class ReplayEngine:
         yield Usage(prompt_tokens=len(split_tokens(request.prompt)), completion_tokens=sent)
         yield Done(finish_reason="stop")
 
-    def close(self) -> None:
-        """Nothing to release."""
+
+
+class _Unreadable(ReplayEngine):
+    """A replay whose file could not be read: every answer fails with that one line."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(name, "")
+        self.problem = problem
+
+    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
+        """Fail at once, naming the file."""
+        from workbench.core import Failed
+
+        yield Failed(self.problem)

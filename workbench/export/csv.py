@@ -14,6 +14,7 @@ from workbench.export.records import PARAMS, tally
 from workbench.store.queries import MODEL_FIELDS, answers
 
 ANSWER = ("id", "session_id", "session_name", "session_started_at", "prompt_id", "prompt_created_at",
+          "conversation", "turn", "parent_response_id",
           "model_name", "label", "position", "attempt", "blind", "status", "finish_reason", "where_run",
           "ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s",
           "started_at", "updated_at")

@@ -11,7 +11,8 @@ _ANSWERS = """
 SELECT r.*, p.session_id, p.text AS prompt_text, p.system AS prompt_system, p.params AS prompt_params,
        p.created_at AS prompt_created_at, p.tags AS prompt_tags, p.title AS prompt_title,
        p.prompt_key AS prompt_key, p.repeat AS prompt_repeat, s.name AS session_name, s.started_at AS session_started_at,
-       s.source AS session_source
+       s.source AS session_source, coalesce(p.conversation, 'prompt-' || p.id) AS conversation,
+       coalesce(p.turn, 1) AS turn, p.parent_id AS parent_prompt_id
 FROM responses r
 JOIN prompts p ON p.id = r.prompt_id
 JOIN sessions s ON s.id = p.session_id
@@ -33,7 +34,8 @@ def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
     """One dict per answer, in prompt and pane order, with its prompt, session, model fingerprint and votes.
 
     Keys: the `responses` columns, plus `session_id`, `session_name`, `session_started_at`,
-    `session_source`, `prompt_text`, `prompt_system`, `prompt_params` (a dict), `prompt_created_at`,
+    `session_source`, `conversation` and `turn` (which turn of which conversation the prompt is),
+    `parent_prompt_id`, `prompt_text`, `prompt_system`, `prompt_params` (a dict), `prompt_created_at`,
     `model` (the `models` row as a dict, or None while its fingerprint is pending) and `votes`
     (the prompt's votes, each a dict with `outcome`, `winner_response_id`, `response_ids`,
     `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer), and

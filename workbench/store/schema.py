@@ -157,4 +157,22 @@ def m004_verifications(db: Database) -> None:
     db["verifications"].create_index(["response_id"])
 
 
+@migrations()
+def m005_turns(db: Database) -> None:
+    """Conversations: a prompt row is one turn of a comparison; answers and turns keep the ids made with them.
+
+    An older log's prompts become first turns of one-turn conversations.
+    """
+    db["prompts"].add_column("conversation", str)  # the comparison's id: every turn of it shares it
+    db["prompts"].add_column("turn", int)  # 1 for the first prompt, 2 for the first follow-up…
+    db["prompts"].add_column("turn_uid", str)  # the turn's own id
+    db["prompts"].add_column("parent_id", int)  # the previous turn's prompt row
+    db["responses"].add_column("answer_uid", str)  # the answer's own id
+    db["responses"].add_column("parent_response_id", int)  # this model's answer to the previous turn
+    db.execute("UPDATE prompts SET turn = 1, conversation = 'prompt-' || id WHERE turn IS NULL")
+    db["prompts"].create_index(["turn_uid"])
+    db["prompts"].create_index(["conversation", "turn"])
+    db["responses"].create_index(["answer_uid"])
+
+
 KNOWN = {m.name for m in migrations._migrations}

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import __version__
+from workbench.core import Answer, Comparison, Done, Event, Failed
+from workbench import fingerprint
+from workbench.fingerprint import answered_identity, model_row
 from workbench.store.db import StoreError, _explain, open_db
 
 CHECKPOINT_S = 1.0
@@ -46,6 +49,7 @@ class Store:
         self._closed = False
         self._guard = threading.Lock()
         self._pending: set[Future] = set()  # work that will still write (GGUF hashes): close waits for it
+        self._hasher = None  # started on the first GGUF to hash, not at import
         self._thread.start()
         self._ready.wait()
         if self._error:
@@ -111,6 +115,41 @@ class Store:
         with self._guard:
             self._pending.discard(future)
 
+    def explain(self, exc: BaseException) -> str:
+        """A failed write as one line naming the log."""
+        if isinstance(exc, StoreError):
+            return str(exc)
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            return _explain(self.path, exc)
+        return f"{self.path}: {type(exc).__name__}: {exc}"
+
+    def file_sha256(self, path: str) -> Future:
+        """A file's SHA-256, computed once per (path, size, mtime) and cached in the log; off every UI thread."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with self._guard:
+            if self._hasher is None:
+                self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gguf-sha256")
+            hasher = self._hasher
+
+        def work() -> str | None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            key = [str(path), st.st_size, st.st_mtime_ns]
+            cached = self.submit(lambda db: db.execute(
+                "SELECT sha256 FROM gguf_hashes WHERE path = ? AND size = ? AND mtime_ns = ?", key).fetchone()
+            ).result()
+            if cached:
+                return cached[0]
+            sha = fingerprint.file_sha256(path)
+            self.submit(lambda db: db["gguf_hashes"].insert(
+                {"path": key[0], "size": key[1], "mtime_ns": key[2], "sha256": sha}, replace=True))
+            return sha
+
+        return hasher.submit(work)
+
     def add_ticker(self, fn: Callable[[Any], None]) -> None:
         """Call `fn(db)` on the writer thread about once a second (checkpoints)."""
         self._tickers.append(fn)
@@ -139,18 +178,21 @@ class Store:
             if self._thread.is_alive():
                 self._queue.put(_STOP)
         self._thread.join(10)
+        if self._hasher is not None:
+            self._hasher.shutdown(wait=False)
 
-    def start_session(self, source: str, name: str | None = None, args: dict | None = None) -> "Recorder":
+    def start_session(self, source: str, name: str | None = None, args: dict | None = None,
+                      on_error: Callable[[str], None] | None = None) -> "Recorder":
         """Begin a session (one per app start or `run`) and return its recorder."""
         try:
-            return Recorder(self, source, name, args=args)
+            return Recorder(self, source, name, args=args, on_error=on_error)
         except sqlite3.Error as exc:  # locked or read-only since it was opened
             raise StoreError(_explain(self.path, exc)) from None
 
-    def continue_session(self, session_id: int) -> "Recorder":
+    def continue_session(self, session_id: int, on_error: Callable[[str], None] | None = None) -> "Recorder":
         """Record more into an existing session (`run --resume`)."""
         try:
-            return Recorder(self, "run", session_id=session_id)
+            return Recorder(self, "run", session_id=session_id, on_error=on_error)
         except sqlite3.Error as exc:
             raise StoreError(_explain(self.path, exc)) from None
 
@@ -159,21 +201,26 @@ _STOP = object()
 
 
 class Recorder:
-    """Writes one session's prompts and answers; `on_event` is a `Comparison` subscriber."""
+    """Writes one session's prompts and answers; `on_event` is a `Comparison` subscriber.
+
+    Answers are known by the ids made with them: while one streams, the recorder maps its id to its
+    row (for checkpoints); once its final row is written it forgets it, and anything later (a vote,
+    a verification) finds the row by the id stored in it. Memory stays flat over a long batch.
+
+    Every write's failure is counted in `errors` and handed to `on_error` (one line naming the log),
+    on whichever thread noticed it: callers that draw must hop to their own thread.
+    """
 
     def __init__(self, store: Store, source: str, name: str | None = None, session_id: int | None = None,
-                 args: dict | None = None) -> None:
+                 args: dict | None = None, on_error: Callable[[str], None] | None = None) -> None:
         self.store = store
-        self._rows: dict[int, int] = {}  # id(answer) -> responses.id, touched only on the writer thread
-        self._answers: dict[int, Any] = {}  # id(answer) -> answer, for checkpoints
-        self._written: dict[int, int] = {}  # id(answer) -> pieces written at the last checkpoint
+        self.on_error = on_error
+        self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._hashes: dict[str, Future] = {}  # model name -> Future of its GGUF's SHA-256
-        self._prompt_id: int | None = None
-        self._prompts: dict[int, int] = {}  # id(comparison) -> prompts.id, writer thread only
-        self._blind: dict[int, int] = {}  # prompts.id -> 1 when its panes were shown blind
-        self._comparisons: list = []  # every comparison recorded, to find a regenerated answer's prompt
-        self._owner: dict[int, object] = {}  # id(answer) -> its comparison
+        self._live: dict[str, Answer] = {}  # answer id -> answer, while it streams (checkpoints read it)
+        self._rows: dict[str, int] = {}  # answer id -> responses.id while it streams; writer thread only
+        self._written: dict[str, int] = {}  # answer id -> pieces saved at the last checkpoint; writer thread only
+        self._hashes: dict[str, Future] = {}  # GGUF path -> Future of its SHA-256
         if session_id is not None:  # continuing a session (a resumed batch): it is ours now
             owner = {"host": socket.gethostname(), "pid": os.getpid()}
             store.submit(lambda db: db["sessions"].update(session_id, owner)).result(10)
@@ -184,143 +231,181 @@ class Recorder:
             self.session_id = store.submit(lambda db: db["sessions"].insert(row, alter=True).last_pk).result(10)
         store.add_ticker(self._checkpoint)
 
+    def _submit(self, fn: Callable[[Any], Any], what: str) -> Future:
+        """Enqueue a write; a failure reaches `errors` and `on_error` as '<what> was not saved: <why>'."""
+        future = self.store.submit(fn)
+        future.add_done_callback(lambda f: self._failed(f, what))
+        return future
+
+    def _failed(self, future: Future, what: str) -> None:
+        exc = future.exception()
+        if exc is None:
+            return
+        message = f"{what} was not saved: {self.store.explain(exc)}"
+        with self._lock:
+            self.errors.append(message)
+        if self.on_error is not None:
+            try:
+                self.on_error(message)
+            except Exception:  # noqa: BLE001 - a broken reporter must not hide the next failure
+                pass
+
     # -- called from the UI thread or `run` ---------------------------------
-    def record(self, comparison, blind: bool = False, tags: list[str] | None = None,
+    def record(self, comparison: Comparison, blind: bool = False, tags: list[str] | None = None,
                prompt_id: int | None = None, extra: dict | None = None) -> Future:
-        """Write the prompt and a row per answer, before any event of theirs; returns the prompt id.
+        """Write the latest turn's prompt and a row per answer, before any event of theirs; returns the prompt id.
 
         With `prompt_id`, the answers join that existing prompt (a resumed batch). `extra` adds
-        prompt columns (key, repeat, title).
+        prompt columns (key, repeat, title). A follow-up turn is recorded the same way, after it is made.
         """
-        request = comparison.request
-        answers = list(comparison.answers)
-        params = {k: getattr(request, k) for k in ("max_tokens", "temperature", "seed", "top_p")}
+        turn = comparison.turn
+        previous = comparison.turns[-2].id if len(comparison.turns) > 1 else None
+        request = turn.request
+        answers = list(turn.answers)
         with self._lock:
-            self._comparisons.append(comparison)
             for answer in answers:
-                self._answers[id(answer)] = answer
-                self._owner[id(answer)] = comparison
+                self._live[answer.id] = answer
 
         def write(db) -> int:
             nonlocal prompt_id
             if prompt_id is None:
+                parent = _prompt_of(db, previous) if previous else None
                 prompt_id = db["prompts"].insert({
                     "session_id": self.session_id, "text": request.prompt, "system": request.system,
-                    "params": json.dumps(params), "created_at": now_iso(), "blind": int(blind),
-                    "tags": json.dumps(list(tags or [])), **(extra or {}),
+                    "params": json.dumps(request.params()), "created_at": now_iso(), "blind": int(blind),
+                    "tags": json.dumps(list(tags or [])), "conversation": comparison.id, "turn": turn.index + 1,
+                    "turn_uid": turn.id, "parent_id": parent, **(extra or {}),
                 }, alter=True).last_pk
-            self._blind[prompt_id] = int(blind)
+            else:
+                db["prompts"].update(prompt_id, {"turn_uid": turn.id})
             for answer in answers:
                 self._insert(db, prompt_id, answer)
-            self._prompt_id = prompt_id
-            self._prompts[id(comparison)] = prompt_id
             return prompt_id
 
-        return self.store.submit(write)
+        return self._submit(write, "the prompt")
 
-    def on_event(self, answer, event) -> None:
+    def on_event(self, answer: Answer, event: Event) -> None:
         """Engine threads call this for every event; only endings and new answers cause writes."""
-        from workbench.engines.base import Done, Failed
-
-        key = id(answer)
         with self._lock:
-            new = key not in self._answers
+            new = answer.id not in self._live and not answer.finished
             if new:
-                self._answers[key] = answer
-                owner = next((c for c in reversed(self._comparisons) if any(a is answer for a in c.answers)),
-                             None)
-                self._owner[key] = owner
+                self._live[answer.id] = answer
         if new:  # a regenerated answer: a new row beside the old one, under the same prompt
-            self.store.submit(lambda db: self._insert(db, self._prompts.get(id(owner), self._prompt_id), answer))
+            self._submit(lambda db: self._insert(db, _prompt_of(db, answer.turn_id), answer),
+                         f"{answer.model}'s answer")
         if isinstance(event, (Done, Failed)):
-            self.store.submit(lambda db: self._final(db, answer))
+            self._submit(lambda db: self._final(db, answer), f"{answer.model}'s answer")
 
     # -- the writer thread ---------------------------------------------------
-    def _insert(self, db, prompt_id: int, answer) -> None:
-        if id(answer) in self._rows:
-            return  # already written (a vote on a regenerated answer can write it before its first event)
+    def _row(self, db, answer: Answer) -> int | None:
+        """The answer's row id: from the live map while it streams, else from the id stored in the row."""
+        row = self._rows.get(answer.id)
+        if row is None:
+            found = db.execute("SELECT id FROM responses WHERE answer_uid = ?", [answer.id]).fetchone()
+            row = found[0] if found else None
+        return row
+
+    def _insert(self, db, prompt_id: int | None, answer: Answer) -> int:
+        row = self._row(db, answer)
+        if row is not None:
+            return row  # already written (a vote on a regenerated answer can write it before its first event)
+        if prompt_id is None:
+            raise StoreError(f"{self.store.path}: no prompt row for {answer.model}'s answer (turn {answer.turn_id})")
         position = answer.position if answer.position is not None else answer.index
-        self._rows[id(answer)] = db["responses"].insert({
+        blind = db.execute("SELECT coalesce(blind, 0) FROM prompts WHERE id = ?", [prompt_id]).fetchone()
+        parent = None
+        if answer.parent_id:
+            found = db.execute("SELECT id FROM responses WHERE answer_uid = ?", [answer.parent_id]).fetchone()
+            parent = found[0] if found else None
+        row = db["responses"].insert({
             "prompt_id": prompt_id, "model_name": answer.model, "position": position,
-            "label": chr(ord("A") + position), "blind": self._blind.get(prompt_id, 0),
+            "label": chr(ord("A") + position), "blind": blind[0] if blind else 0,
             "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
-            "started_at": now_iso(), "updated_at": now_iso(),
+            "started_at": now_iso(), "updated_at": now_iso(), "answer_uid": answer.id,
+            "parent_response_id": parent,
         }).last_pk
+        if not answer.finished or answer.id in self._live:
+            self._rows[answer.id] = row
+        return row
 
     def _checkpoint(self, db) -> None:
         """Save the text so far of every answer still streaming (at most once a second each)."""
         with self._lock:
-            live = [(k, a) for k, a in self._answers.items() if k in self._rows and not a.finished]
+            live = [(k, a) for k, a in self._live.items() if k in self._rows]
         for key, answer in live:
-            count = len(answer.pieces)
-            if count == self._written.get(key, 0):
+            state, _ = answer.read(0, budget=0)
+            if state.finished or state.total == self._written.get(key, 0):
                 continue
-            self._written[key] = count
-            db.execute(
-                "UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
-                ["".join(answer.pieces[:count]), answer.tokens, now_iso(), self._rows[key]],
-            )
+            self._written[key] = state.total
+            state, text = answer.read(0)
+            db.execute("UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
+                       [text, state.tokens, now_iso(), self._rows[key]])
 
-    def _final(self, db, answer) -> None:
-        key = id(answer)
+    def _final(self, db, answer: Answer) -> None:
+        row_id = self._row(db, answer)
+        if row_id is None:
+            row_id = self._insert(db, _prompt_of(db, answer.turn_id), answer)
         row = answer.as_dict()
-        model_id = self._model_row(db, answer)
-        db["responses"].update(self._rows[key], {
-            "status": answer.status, "text": answer.text, "error": answer.error,
-            "finish_reason": row["finish_reason"], "where_run": answer.where,
+        self._drop(answer)  # forgotten even if this write fails: the error says so, and memory stays flat
+        db["responses"].update(row_id, {
+            "status": row["status"], "text": row["text"], "error": row["error"],
+            "finish_reason": row["finish_reason"], "where_run": row["where"],
             "ttft_ms": row["ttft_ms"], "duration_ms": row["duration_ms"], "load_ms": row["load_ms"],
             "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
-            "tokens_per_s": row["tokens_per_s"], "updated_at": now_iso(), "model_id": model_id,
+            "tokens_per_s": row["tokens_per_s"], "updated_at": now_iso(),
+            "model_id": self._model_row(db, answer, row_id),
         })
+
+    def _drop(self, answer: Answer) -> None:
+        self._rows.pop(answer.id, None)
+        self._written.pop(answer.id, None)
         with self._lock:
-            self._answers.pop(key, None)
+            self._live.pop(answer.id, None)
 
-    def _model_row(self, db, answer) -> str | None:
+    def _model_row(self, db, answer: Answer, row_id: int) -> str | None:
         """Insert the answer's model fingerprint; if its GGUF is still being hashed, attach it later."""
-        from workbench.fingerprint import gguf_sha256, model_row
-
-        engine = self._owner[id(answer)].engines[answer.index]
-        spec = getattr(engine, "spec", None)
-        if spec is not None and spec.is_local and answer.model not in self._hashes:
+        if answer.identity is None:
+            return None
+        identity = answered_identity(answer.identity, answer)
+        path = identity.fields.get("file")
+        if path and path not in self._hashes:
             # Hashed once the answer is done, so it never competes with the model for the CPU.
-            self._hashes[answer.model] = gguf_sha256(self.store, str(spec.resolved_path()))
-        future = self._hashes.get(answer.model)
+            self._hashes[path] = self.store.file_sha256(path)
+        future = self._hashes.get(path) if path else None
         if future is not None and not future.done():
-            row_id = self._rows[id(answer)]
             attached: Future = Future()
             self.store.hold(attached)  # so that `close` does not stop the writer before the row lands
 
             def attach(db) -> None:
-                sha = future.result() if future.exception() is None else None
-                row = model_row(engine, answer, sha)
-                db["models"].insert(row, pk="id", ignore=True)
+                row = model_row(identity, future.result() if future.exception() is None else None)
+                db["models"].insert({**row, "first_seen": now_iso()}, pk="id", ignore=True)
                 db["responses"].update(row_id, {"model_id": row["id"]})
 
             def hashed(_f: Future) -> None:
-                self.store.submit(attach).add_done_callback(lambda _g: attached.set_result(None))
+                self._submit(attach, f"{answer.model}'s fingerprint").add_done_callback(
+                    lambda _g: attached.set_result(None))
 
             future.add_done_callback(hashed)
             return None
         sha = future.result() if future is not None and future.exception() is None else None
-        row = model_row(engine, answer, sha)
-        db["models"].insert(row, pk="id", ignore=True)
+        row = model_row(identity, sha)
+        db["models"].insert({**row, "first_seen": now_iso()}, pk="id", ignore=True)
         return row["id"]
 
     # -- votes, scores and tags ---------------------------------------------
-    def cast(self, comparison, outcome: str | None, winner_index: int | None = None,
+    def cast(self, comparison: Comparison, outcome: str | None, winner_index: int | None = None,
              blind: bool = False, shown: dict | None = None) -> Future:
-        """Commit a vote on the comparison's current answers at once; it replaces the prompt's earlier vote.
+        """Commit a vote on the latest turn's answers at once; it replaces the turn's earlier vote.
 
         `outcome` is winner, tie or both_bad. Scores and a note already given carry over.
         """
-        answers = list(comparison.answers)
+        turn = comparison.turn
+        answers = list(turn.answers)
 
         def write(db) -> int:
-            prompt_id = self._prompts[id(comparison)]
-            for answer in answers:  # a just-regenerated answer may not have its row yet
-                self._insert(db, prompt_id, answer)
-            ids = [self._rows[id(a)] for a in answers]
-            winner = self._rows.get(id(answers[winner_index])) if winner_index is not None else None
+            prompt_id = self._need_prompt(db, turn.id)
+            ids = [self._insert(db, prompt_id, a) for a in answers]  # a just-regenerated answer may lack its row
+            winner = ids[winner_index] if winner_index is not None else None
             # Scores and the note carry over from the prompt's latest vote, even a withdrawn one.
             previous = db.execute("SELECT scores, note FROM votes WHERE prompt_id = ? ORDER BY id DESC LIMIT 1",
                                   [prompt_id]).fetchone()
@@ -332,35 +417,44 @@ class Recorder:
                 "blind": int(blind), "shown": json.dumps(shown) if shown else None,
             }).last_pk
 
-        return self.store.submit(write)
+        return self._submit(write, "the vote")
 
-    def score(self, comparison, scores: dict[int, int], note: str | None) -> Future:
-        """Per-answer scores (pane index → 1..5) and a note, kept on the prompt's vote."""
-        answers = list(comparison.answers)
+    def score(self, comparison: Comparison, scores: dict[int, int], note: str | None) -> Future:
+        """Per-answer scores (pane index → 1..5) and a note, kept on the turn's vote."""
+        turn = comparison.turn
+        answers = list(turn.answers)
 
         def write(db) -> None:
-            prompt_id = self._prompts[id(comparison)]
-            by_row = {str(self._rows[id(answers[i])]): v for i, v in scores.items() if id(answers[i]) in self._rows}
+            prompt_id = self._need_prompt(db, turn.id)
+            rows = [self._insert(db, prompt_id, a) for a in answers]
+            by_row = {str(rows[i]): v for i, v in scores.items() if i < len(rows)}
             current = db.execute("SELECT id FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
                                  "ORDER BY id DESC LIMIT 1", [prompt_id]).fetchone()
             if current:
                 db["votes"].update(current[0], {"scores": json.dumps(by_row), "note": note})
             else:  # scores before (or without) a vote: a vote row with no outcome holds them
-                ids = [self._rows[id(a)] for a in answers if id(a) in self._rows]
                 db["votes"].insert({"prompt_id": prompt_id, "created_at": now_iso(), "outcome": None,
-                                    "response_ids": json.dumps(ids), "scores": json.dumps(by_row),
+                                    "response_ids": json.dumps(rows), "scores": json.dumps(by_row),
                                     "note": note, "blind": 0})
 
-        return self.store.submit(write)
+        return self._submit(write, "the scores")
 
-    def undo(self, comparison) -> Future:
-        """Withdraw the prompt's vote (kept in the log as retracted)."""
-        return self.store.submit(lambda db: self._retract(db, self._prompts[id(comparison)]))
+    def undo(self, comparison: Comparison) -> Future:
+        """Withdraw the turn's vote (kept in the log as retracted)."""
+        turn_id = comparison.turn.id
+        return self._submit(lambda db: self._retract(db, self._need_prompt(db, turn_id)), "the withdrawal")
 
-    def tag(self, comparison, tags: list[str]) -> Future:
-        """Set the prompt's tags."""
-        return self.store.submit(lambda db: db["prompts"].update(self._prompts[id(comparison)],
-                                                                 {"tags": json.dumps(tags)}))
+    def tag(self, comparison: Comparison, tags: list[str]) -> Future:
+        """Set the turn's tags."""
+        turn_id = comparison.turn.id
+        return self._submit(lambda db: db["prompts"].update(self._need_prompt(db, turn_id),
+                                                            {"tags": json.dumps(tags)}), "the tags")
+
+    def _need_prompt(self, db, turn_id: str) -> int:
+        prompt_id = _prompt_of(db, turn_id)
+        if prompt_id is None:
+            raise StoreError(f"{self.store.path}: the prompt was never logged")
+        return prompt_id
 
     def pair_votes(self) -> Future:
         """Votes so far per unordered pair of model names, for drawing blind pairs that need votes."""
@@ -380,7 +474,7 @@ class Recorder:
         db.execute("UPDATE votes SET retracted_at = ? WHERE prompt_id = ? AND retracted_at IS NULL",
                    [now_iso(), prompt_id])
 
-    def verified(self, answer, verdict) -> Future:
+    def verified(self, answer: Answer, verdict) -> Future:
         """Log a verification of an answer (after its row exists)."""
         row = {"created_at": now_iso(), "outcome": verdict.outcome, "passed": verdict.passed,
                "total": verdict.total, "exit_status": verdict.exit_status,
@@ -389,12 +483,12 @@ class Recorder:
                "stdout": verdict.stdout, "stderr": verdict.stderr}
 
         def write(db) -> int | None:
-            response_id = self._rows.get(id(answer))
+            response_id = self._row(db, answer)
             if response_id is None:
                 return None
             return db["verifications"].insert({"response_id": response_id, **row}).last_pk
 
-        return self.store.submit(write)
+        return self._submit(write, "the test run")
 
     def vote(self, prompt_id: int, outcome: str, response_ids: list[int], winner: int | None = None,
              scores: dict | None = None, note: str | None = None, blind: bool = False) -> Future:
@@ -407,8 +501,21 @@ class Recorder:
             self._retract(db, prompt_id)
             return db["votes"].insert(row).last_pk
 
-        return self.store.submit(write)
+        return self._submit(write, "the vote")
 
-    def response_id(self, answer) -> Future:
+    def response_id(self, answer: Answer) -> Future:
         """The row id of an answer, once written."""
-        return self.store.submit(lambda db: self._rows.get(id(answer)))
+        return self.store.submit(lambda db: self._row(db, answer))
+
+    def prompt_id(self, comparison: Comparison) -> Future:
+        """The prompt row id of the comparison's latest turn, once written."""
+        turn_id = comparison.turn.id
+        return self.store.submit(lambda db: _prompt_of(db, turn_id))
+
+
+def _prompt_of(db, turn_id: str | None) -> int | None:
+    """The prompt row of a turn, by the id stored in it."""
+    if not turn_id:
+        return None
+    found = db.execute("SELECT id FROM prompts WHERE turn_uid = ? ORDER BY id DESC LIMIT 1", [turn_id]).fetchone()
+    return found[0] if found else None

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.ui.render import CodeStyle
 from workbench.ui.screens.compare import CompareScreen
 from workbench.ui.themes import ThemeError, ThemeFile, load_themes
@@ -22,8 +22,9 @@ class WorkbenchApp(App):
 
     def __init__(self, entries: list, names: list[str], theme: ThemeFile, themes: dict[str, ThemeFile],
                  request_defaults: dict | None = None, pool_factory=None, recorder=None,
-                 blind: bool = False, pool: list[str] | None = None) -> None:
+                 blind: bool = False, pool: list[str] | None = None, clock=None) -> None:
         super().__init__()
+        self.clock = clock
         self.blind = blind
         self.draw_from = pool
         self.recorder = recorder
@@ -46,6 +47,8 @@ class WorkbenchApp(App):
         kwargs = {"pool_factory": self.pool_factory} if self.pool_factory else {}
         kwargs["recorder"] = self.recorder
         kwargs["blind"] = self.blind
+        if self.clock is not None:
+            kwargs["clock"] = self.clock
         if self.draw_from:
             kwargs["pool"] = self.draw_from
             if not self.pool_factory:
@@ -56,10 +59,10 @@ class WorkbenchApp(App):
 def build_app(settings, entries: list, names: list[str], theme: str = "workbench-dark",
               themes_folder: Path | None = None, request_defaults: dict | None = None,
               pool_factory=None, recorder=None, blind: bool = False,
-              pool: list[str] | None = None) -> WorkbenchApp:
+              pool: list[str] | None = None, clock=None) -> WorkbenchApp:
     """Build the app for the given models; raises ThemeError for an unknown theme."""
     themes = load_themes(themes_folder)
     if theme not in themes:
         raise ThemeError(f"unknown theme '{theme}' (available: {', '.join(sorted(themes)) or 'none'})")
     return WorkbenchApp(entries, names, themes[theme], themes, request_defaults, pool_factory, recorder,
-                        blind, pool)
+                        blind, pool, clock)

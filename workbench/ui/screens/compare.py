@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from workbench.blind import LABELS, draw_pair, shuffled_order
-from workbench.compare import Comparison, EnginePool
-from workbench.engines.base import Request
+from workbench.core import Comparison, Request
+from workbench.engines.pool import EnginePool
 from workbench.figures import blind_summary, summary
 from workbench.ui.render import CodeStyle
 from workbench.ui.screens.navigation import NavigationMixin
 from workbench.ui.screens.prompting import PromptingMixin
+from workbench.ui.screens.round import Round
 from workbench.ui.screens.verifying import VerifyingMixin
 from workbench.ui.screens.voting import VotingMixin
 from workbench.ui.widgets.answer_pane import AnswerPane
@@ -37,7 +41,17 @@ NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate", "veri
 
 
 class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin, Screen):
-    """Sends each prompt to the open models and streams the answers side by side."""
+    """Sends each prompt to the open models and streams the answers side by side.
+
+    The screen's state about the prompt on screen lives in one `Round`; the mixins hold actions only.
+    """
+
+    class WriteFailed(Message):
+        """A write to the log failed (posted from whichever thread noticed it)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     BINDINGS = [
         Binding("escape", "stop_all", "Stop all"),
@@ -69,8 +83,11 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
 
     def __init__(self, specs: list, request_defaults: dict, code_style: CodeStyle, accent: str,
                  pool_factory: Callable[[list], EnginePool] = EnginePool.for_specs, recorder=None,
-                 blind: bool = False, pool: list[str] | None = None, seed: int | None = None) -> None:
+                 blind: bool = False, pool: list[str] | None = None, seed: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self.clock = clock
+        """The monotonic clock every figure on screen is read from (tests pass a scripted one)."""
         self.recorder = recorder
         self.pool_factory = pool_factory
         self.specs = list(specs)
@@ -82,21 +99,10 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         """Blind arena: each prompt goes to a pair drawn from these models."""
         self.blind = blind or bool(self.draw_from)
         self.rng = random.Random(seed)
-        self.comparison: Comparison | None = None
-        self.blind_now = False
-        self.revealed = True
-        self.vote: tuple[str, int | None] | None = None
-        self.scores: dict[int, int] = {}
-        self.note = ""
-        self.tags: list[str] = []
-        self.prompt_file = None
-        """The library prompt of the current comparison (its tests are what `v` runs)."""
-        self.verdicts: dict[int, object] = {}
+        self.round: Round | None = None
+        """The prompt on screen and everything the screen knows about it."""
         self.sync_scroll = True
         self._pair_votes: dict = {}
-        self._consumed: list[int] = []
-        self._figures_shown: dict[int, tuple[str, float]] = {}  # pane index: (status, when) last drawn
-        self._shown: list[object] = []
         self._maximized: AnswerPane | None = None
         self._timer = None
         self._draft = ""
@@ -136,6 +142,11 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         return " · ".join(parts)
 
     @property
+    def comparison(self) -> Comparison | None:
+        """The comparison on screen, or None before the first prompt."""
+        return self.round.comparison if self.round is not None else None
+
+    @property
     def panes(self) -> list[AnswerPane]:
         """The panes, left to right."""
         return list(self.query(AnswerPane))
@@ -145,13 +156,40 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         self.query_one(PromptBar).input.focus()
         self._greet()
         self.call_after_refresh(self._warm_up)
-        if self.draw_from and self.recorder is not None:
-            future = self.recorder.pair_votes()
-            future.add_done_callback(lambda f: self.app.call_from_thread(self._set_pair_votes, f))
+        if self.recorder is not None:
+            self.recorder.on_error = self._write_failed
+            if self.draw_from:
+                self._load_pair_votes(self.recorder.pair_votes())
 
-    def _set_pair_votes(self, future) -> None:
-        if future.exception() is None:
-            self._pair_votes = dict(future.result())
+    @work(group="pair-votes")
+    async def _load_pair_votes(self, future: Future) -> None:
+        """Past votes per pair, so the pool draws the pairs that need votes (awaited on the UI loop)."""
+        try:
+            self._pair_votes = dict(await asyncio.wrap_future(future))
+        except Exception as exc:  # noqa: BLE001 - the log said why; draw as if nothing was voted
+            self.notify(f"Past votes could not be read: {exc}", severity="warning", timeout=5)
+
+    def _write_failed(self, text: str) -> None:
+        """The recorder's report of a failed write; any thread may call it (posting is thread-safe)."""
+        self.post_message(self.WriteFailed(text))
+
+    @on(WriteFailed)
+    def show_write_failure(self, message: WriteFailed) -> None:
+        """One line, naming the log and what was not saved."""
+        self.notify(message.text, title="Not saved", severity="error", timeout=10)
+
+    async def confirm(self, future: Future, saved: str | None = None) -> bool:
+        """Wait (on the UI loop, never blocking it) for a write; say `saved` only once it is committed.
+
+        A failure is shown by `show_write_failure`; this returns False so the caller can undo its display.
+        """
+        try:
+            await asyncio.wrap_future(future)
+        except Exception:  # noqa: BLE001 - reported through the recorder's on_error
+            return False
+        if saved:
+            self.notify(saved, timeout=4)
+        return True
 
     def _greet(self) -> None:
         for pane in self.panes:
@@ -177,7 +215,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
                 pane.show_figures("loading", "loading model…" if not self.blind else "loading…")
 
     def _after_preload(self, pool: EnginePool, errors: dict[str, str]) -> None:
-        if pool is not self.pool or self.comparison is not None:
+        if pool is not self.pool or self.round is not None:
             return  # the models were changed, or a prompt was sent, while these loaded
         for pane, engine in zip(self.panes, self.pool.engines):
             pane.set_where(engine.where())
@@ -225,13 +263,8 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
             await container.remove_children()
             await container.mount_all(self._make_panes(engines))
             self._maximized = None
-        self.blind_now = self.blind
-        self.revealed = not self.blind
-        if self.blind_now:
+        if self.blind:
             self.app.clear_notifications()  # the last vote's reveal must not sit over the new blind panes
-        self.vote, self.scores, self.note = None, {}, ""
-        self.prompt_file, self.verdicts = prompt, {}
-        self.tags = list(prompt.tags) if prompt is not None else []
         params = {k: v for k, v in self.defaults.items() if k in ("max_tokens", "temperature", "seed", "top_p")}
         system = self.defaults.get("system")
         if prompt is not None:
@@ -241,21 +274,21 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
             system = render_system(prompt) or system
         request = Request(prompt=text, system=system, **params)
         subscribers = [self.recorder.on_event] if self.recorder else []
-        self.comparison = Comparison(engines, request, subscribers)
+        comparison = Comparison(engines, request, subscribers, clock=self.clock)
+        self.round = Round(comparison, blind=self.blind, revealed=not self.blind, prompt_file=prompt,
+                           tags=list(prompt.tags) if prompt is not None else [])
         if self.recorder:
             extra = {"prompt_key": prompt.name, "title": prompt.title} if prompt is not None else None
-            self.recorder.record(self.comparison, blind=self.blind_now, tags=self.tags,
+            self.recorder.record(comparison, blind=self.round.blind, tags=self.round.tags,
                                  extra=extra)  # enqueued: the writer thread does the I/O
-        self._consumed = [0] * len(engines)
-        self._shown = [None] * len(engines)
         for i, (pane, engine) in enumerate(zip(self.panes, engines)):
-            pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.blind_now)
+            pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.round.blind)
             pane.view.clear()
         if self.panes:
             (self._maximized or self.panes[0]).view.focus()
         # Start the models once the screen has settled: the restyle and relayout that a new prompt
         # causes would otherwise take the CPU from the models' prompt processing (time to first token).
-        self.call_after_refresh(self._start, self.comparison)
+        self.call_after_refresh(self._start, comparison)
 
     def _start(self, comparison: Comparison) -> None:
         if comparison is not self.comparison:
@@ -264,46 +297,42 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         self._timer.resume()
 
     def _paint(self, force: bool = False) -> None:
-        """Move new text from the answers into their panes: one batch per pane per frame."""
-        comparison = self.comparison
-        if comparison is None:
+        """Move new text from the answers into their panes: one batch per pane per frame.
+
+        Answers are read only through `Answer.read`, which takes the answer's lock: the text and
+        the status it returns belong together.
+        """
+        round_ = self.round
+        if round_ is None:
             return
-        now = time.monotonic()
+        now = self.clock()
         all_done = True
-        hide = self.blind_now and not self.revealed
+        hide = round_.hidden
         # The panes are the children of #panes: cheaper than a DOM query (`self.panes`) 30 times a second.
         panes = [w for w in self.get_child_by_id("panes").children if isinstance(w, AnswerPane)]
-        for i, (pane, answer) in enumerate(zip(panes, comparison.answers)):
-            if self._shown[i] is not answer:  # a regenerated answer replaces the old one
-                self._shown[i] = answer
-                self._consumed[i] = 0
-                self._figures_shown.pop(i, None)
+        budget = FRAME_CHARS // max(1, len(panes))
+        for i, (pane, answer) in enumerate(zip(panes, round_.comparison.answers)):
+            painted_id, since = round_.painted.get(i, (None, 0))
+            if painted_id != answer.id:  # a regenerated answer replaces the old one
+                since = 0
+                round_.figures.pop(i, None)
                 pane.view.clear()
-            # Read `finished` before the pieces: the engine thread appends its last piece
-            # before it marks the answer finished, so nothing can slip between the two reads.
-            finished = answer.finished
-            pieces = answer.pieces
-            count = len(pieces)
-            if count > self._consumed[i]:
-                start = end = self._consumed[i]
-                budget = FRAME_CHARS // len(panes)
-                while end < count and budget > 0:
-                    budget -= len(pieces[end])
-                    end += 1
-                pane.view.append("".join(pieces[start:end]))
-                self._consumed[i] = count = end
-            finished = finished and count == len(pieces)  # and shown in full
-            all_done = all_done and finished
-            if finished and pane.view.doc.partial:
+            state, text = answer.read(since, budget)
+            if text:
+                pane.view.append(text)
+            round_.painted[i] = (answer.id, state.pieces)
+            done = state.shown
+            all_done = all_done and done
+            if done and pane.view.doc.partial:
                 pane.view.finish()
-            if finished and answer.error and (force or not pane.view.has_notice):
-                message = answer.error if not hide else "this answer failed (the reason shows after your vote)"
+            if done and state.error and (force or not pane.view.has_notice):
+                message = state.error if not hide else "this answer failed (the reason shows after your vote)"
                 pane.view.set_notice(Text(f"✗ {message}", style="bold red"))
-            pane.set_where(answer.where)
-            shown = self._figures_shown.get(i)
-            if force or finished or shown is None or shown[0] != answer.status or now - shown[1] >= FIGURES_S:
-                pane.show_figures(answer.status, blind_summary(answer, now) if hide else summary(answer, now))
-                self._figures_shown[i] = (answer.status, now)
+            pane.set_where(state.where)
+            shown = round_.figures.get(i)
+            if force or done or shown is None or shown[0] != state.status or now - shown[1] >= FIGURES_S:
+                pane.show_figures(state.status, blind_summary(state, now) if hide else summary(state, now))
+                round_.figures[i] = (state.status, now)
         if all_done:
             self._timer.pause()
             self.refresh_bindings()
@@ -316,7 +345,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         if action in NEEDS_ANSWERS:
             return self.comparison is not None
         if action == "undo":
-            return self.vote is not None
+            return self.round is not None and self.round.vote is not None
         if action == "toggle_blind":
             return not self.draw_from
         return True
@@ -348,7 +377,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
             self.notify("Focus a pane with an answer to regenerate it.", severity="warning", timeout=3)
             return
         self.comparison.regenerate(index)
-        self.verdicts.pop(index, None)
+        self.round.verdicts.pop(index, None)
         self.panes[index].set_badge("")
         self._timer.resume()
         self.refresh_bindings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import work
 
-from workbench.compare import EnginePool
+from workbench.engines.pool import EnginePool
 from workbench.ui.widgets.prompt_bar import PromptBar
 
 
@@ -85,7 +85,7 @@ class NavigationMixin:
         self.specs = [by_name[n] for n in names]
         self.pool = self.pool_factory(self.specs)
         self.draw_from = []
-        self.comparison = None
+        self.round = None
         self._maximized = None
         self._close_pool(old)
         container = self.query_one("#panes")

@@ -32,11 +32,12 @@ class VerifyingMixin:
         if not ready:
             self.notify("No finished answer to run yet.", severity="warning", timeout=3)
             return
-        what = "tests" if self.prompt_file is not None and self.prompt_file.tests else "code (no tests)"
+        prompt = self.round.prompt_file
+        what = "tests" if prompt is not None and prompt.tests else "code (no tests)"
         self.notify(f"Running {len(ready)} answer{'s' * (len(ready) != 1)}' {what} in the sandbox…", timeout=3)
         for i, _ in ready:
             self.panes[i].set_badge("… running")
-        self._run_checks(comparison, ready, self.prompt_file)
+        self._run_checks(comparison, ready, prompt)
 
     @work(thread=True, exclusive=True, group="verify")
     def _run_checks(self, comparison, ready: list, prompt) -> None:
@@ -57,13 +58,13 @@ class VerifyingMixin:
     def _show_verdict(self, comparison, index: int, answer, verdict) -> None:
         if comparison is not self.comparison or comparison.answers[index] is not answer:
             return  # a newer prompt or a regenerated answer: this run is about something gone
-        self.verdicts[index] = verdict
+        self.round.verdicts[index] = verdict
         self.panes[index].set_badge(badge(verdict))
 
     def action_show_run(self) -> None:
         """The focused pane's run: exit status, time, stdout, stderr."""
         index = self._focused_index()
-        verdict = self.verdicts.get(index) if index is not None else None
+        verdict = self.round.verdicts.get(index) if index is not None and self.round is not None else None
         if verdict is None:
             self.notify("Press v to run the answers first (focus a pane to see its run).", timeout=3)
             return

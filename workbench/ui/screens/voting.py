@@ -1,15 +1,21 @@
-"""Rating from the keyboard on the compare screen: a winner, a tie, both bad, undo, scores, tags."""
+"""Rating from the keyboard on the compare screen: a winner, a tie, both bad, undo, scores, tags.
+
+Each rating is shown at once and handed to the recorder; "saved" is said only once the log has
+committed it, and a failed write puts the screen back as it was (the error names the log).
+"""
 
 from __future__ import annotations
+
+from textual import work
 
 from workbench.blind import LABELS, outcome_text
 
 
 class VotingMixin:
-    """Vote actions for `CompareScreen`; every vote is handed to the recorder at once."""
+    """Vote actions for `CompareScreen`; the state they change lives in the screen's `Round`."""
 
     def _can_vote(self) -> bool:
-        return self.comparison is not None
+        return self.round is not None
 
     def action_vote(self, index: int) -> None:
         """The pane at `index` (0 = A) wins over every other pane."""
@@ -31,89 +37,114 @@ class VotingMixin:
             self._cast("both_bad", None)
 
     def _cast(self, outcome: str, winner: int | None) -> None:
-        comparison = self.comparison
+        round_ = self.round
+        comparison = round_.comparison
         shown = {
             "order": [a.model for a in comparison.answers],
             "labels": {LABELS[i]: a.model for i, a in enumerate(comparison.answers)},
-            "blind": self.blind_now,
-            "revealed_before_vote": self.revealed,
+            "blind": round_.blind,
+            "revealed_before_vote": round_.revealed,
         }
-        if self.recorder is not None:
-            self.recorder.cast(comparison, outcome, winner, blind=self.blind_now, shown=shown)
-        if self.vote is None and self.draw_from:
-            # Keep the pool's pair counts current, so the next draw goes to pairs with fewer votes.
-            models = sorted({a.model for a in comparison.answers})
-            for k, a in enumerate(models):
-                for b in models[k + 1:]:
-                    self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
-        self.vote = (outcome, winner)
-        was_hidden = self.blind_now and not self.revealed
-        self.revealed = True
+        first = round_.vote is None
+        before = (round_.vote, round_.revealed)
+        round_.vote = (outcome, winner)
+        was_hidden = round_.hidden
+        round_.revealed = True
         self._show_vote()
-        label = LABELS[winner] if winner is not None else None
-        text = outcome_text(outcome, label)
+        self.refresh_bindings()
+        text = outcome_text(outcome, LABELS[winner] if winner is not None else None)
         if was_hidden:
             names = ", ".join(f"{LABELS[i]} = {a.model}" for i, a in enumerate(comparison.answers))
             text += f" — revealed: {names}"
-        self.notify(f"Vote saved: {text}", timeout=4)
-        self.refresh_bindings()
+        if self.recorder is None:
+            self.notify(f"Vote (not logged): {text}", timeout=4)
+            return
+        future = self.recorder.cast(comparison, outcome, winner, blind=round_.blind, shown=shown)
+        self._settle_vote(round_, future, f"Vote saved: {text}", before, first)
+
+    @work(group="votes")
+    async def _settle_vote(self, round_, future, saved: str, before: tuple, first: bool) -> None:
+        """Say "saved" once committed; on a failed write, put the vote (not the reveal) back as it was."""
+        if await self.confirm(future, saved):
+            if first and self.draw_from:
+                # Keep the pool's pair counts current, so the next draw goes to pairs with fewer votes.
+                models = sorted({a.model for a in round_.comparison.answers})
+                for k, a in enumerate(models):
+                    for b in models[k + 1:]:
+                        self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
+            return
+        if round_ is self.round:
+            round_.vote = before[0]  # the names stay revealed: they were on screen
+            self._show_vote()
+            self.refresh_bindings()
 
     def _show_vote(self) -> None:
-        outcome, winner = self.vote or (None, None)
+        round_ = self.round
+        outcome, winner = round_.vote or (None, None)
         for i, pane in enumerate(self.panes):
             if outcome == "winner":
                 mark = "★ winner" if i == winner else ""
             else:
                 mark = {"tie": "= tie", "both_bad": "✗ both bad"}.get(outcome or "", "")
-            if self.blind_now:
-                pane.hidden_identity = not self.revealed
+            if round_.blind:
+                pane.hidden_identity = round_.hidden
             pane.set_vote_mark(mark)
         self._paint(force=True)
 
     def action_undo(self) -> None:
         """Withdraw the vote on this prompt (names stay revealed)."""
-        if self.comparison is None or self.vote is None:
+        round_ = self.round
+        if round_ is None or round_.vote is None:
             return
-        if self.recorder is not None:
-            self.recorder.undo(self.comparison)
-        self.vote = None
+        before = round_.vote
+        round_.vote = None
         self._show_vote()
-        self.notify("Vote withdrawn.", timeout=2)
         self.refresh_bindings()
+        if self.recorder is None:
+            return
+        self._settle_undo(round_, self.recorder.undo(round_.comparison), before)
+
+    @work(group="votes")
+    async def _settle_undo(self, round_, future, before) -> None:
+        if not await self.confirm(future, "Vote withdrawn.") and round_ is self.round:
+            round_.vote = before
+            self._show_vote()
+            self.refresh_bindings()
 
     def action_score(self) -> None:
         """Scores 1–5 per answer and a note."""
-        if self.comparison is None:
+        round_ = self.round
+        if round_ is None:
             return
         from workbench.ui.screens.rating import ScoreDialog
 
-        labels = [LABELS[i] for i in range(len(self.comparison.answers))]
-        comparison = self.comparison
+        labels = [LABELS[i] for i in range(len(round_.comparison.answers))]
 
         def save(result) -> None:
             if result is None:
                 return
-            self.scores, self.note = result
+            round_.scores, round_.note = result
             if self.recorder is not None:
-                self.recorder.score(comparison, self.scores, self.note)
-            self.notify("Scores saved.", timeout=2)
+                self._settle(self.recorder.score(round_.comparison, round_.scores, round_.note), "Scores saved.")
 
-        self.app.push_screen(ScoreDialog(labels, self.scores, self.note), save)
+        self.app.push_screen(ScoreDialog(labels, round_.scores, round_.note), save)
 
     def action_tags(self) -> None:
         """Tag the prompt (physics, refactor…) for the leaderboard's --tag."""
-        if self.comparison is None:
+        round_ = self.round
+        if round_ is None:
             return
         from workbench.ui.screens.rating import TagDialog
-
-        comparison = self.comparison
 
         def save(tags) -> None:
             if tags is None:
                 return
-            self.tags = tags
+            round_.tags = tags
             if self.recorder is not None:
-                self.recorder.tag(comparison, tags)
-            self.notify(f"Tags: {', '.join(tags) or 'none'}", timeout=2)
+                self._settle(self.recorder.tag(round_.comparison, tags), f"Tags saved: {', '.join(tags) or 'none'}")
 
-        self.app.push_screen(TagDialog(self.tags), save)
+        self.app.push_screen(TagDialog(round_.tags), save)
+
+    @work(group="saves")
+    async def _settle(self, future, saved: str) -> None:
+        await self.confirm(future, saved)

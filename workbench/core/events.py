@@ -1,41 +1,10 @@
-"""The engine contract: a `Request` goes in, a stream of events comes out."""
+"""What comes back from a model: a closed union of frozen events, exactly one ending per answer."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Union
-
-
-@dataclass(frozen=True)
-class Request:
-    """One prompt with the parameters sent identically to every model."""
-
-    prompt: str
-    system: str | None = None
-    max_tokens: int = 512
-    temperature: float | None = None
-    seed: int | None = None
-    top_p: float | None = None
-
-    def messages(self) -> list[dict[str, str]]:
-        """The prompt as chat messages."""
-        out = []
-        if self.system:
-            out.append({"role": "system", "content": self.system})
-        out.append({"role": "user", "content": self.prompt})
-        return out
-
-    def as_dict(self) -> dict:
-        """Plain dict, for pipes and logs."""
-        return {
-            "prompt": self.prompt,
-            "system": self.system,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "seed": self.seed,
-            "top_p": self.top_p,
-        }
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -88,6 +57,7 @@ class Failed:
 
 
 Event = Union[Status, Token, Usage, Done, Failed, Ignored]
+ENDINGS = (Done, Failed)
 
 
 class EngineError(Exception):
@@ -111,21 +81,3 @@ class Cancel:
     def wait(self, timeout: float) -> bool:
         """Sleep until cancelled or `timeout` seconds pass."""
         return self._event.wait(timeout)
-
-
-class Engine(Protocol):
-    """Runs one model. `stream` is called from a worker thread, one at a time per engine."""
-
-    name: str
-
-    def where(self) -> str:
-        """Where the model runs, for the pane header: 'CPU · 2 threads', 'GPU · 99 layers', a host."""
-        ...
-
-    def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
-        """Yield events for one answer; end with exactly one `Done` or `Failed`."""
-        ...
-
-    def close(self) -> None:
-        """Release the model (stop a worker process, close connections)."""
-        ...

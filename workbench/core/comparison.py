@@ -1,0 +1,199 @@
+"""The headless core: fan one turn out to N engines, time their events, tell subscribers.
+
+A comparison holds turns. The first turn sends the user's prompt to every engine; a follow-up is
+a new turn in which each model continues its own history (its own earlier answers, never another
+model's). Every comparison, turn and answer gets an id when it is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from workbench.core.answer import Answer
+from workbench.core.engine import Engine
+from workbench.core.events import Cancel, Done, Event, Failed, Status
+from workbench.core.identity import new_id
+from workbench.core.request import Message, Request
+
+Subscriber = Callable[[Answer, Event], None]
+"""Called on an engine thread for every event: `(answer, event)`. A new answer (a regenerate)
+first shows up this way; its `comparison_id` and `turn_id` say where it belongs."""
+
+log = logging.getLogger("workbench")
+
+
+@dataclass(eq=False)
+class Turn:
+    """One prompt of a conversation and every model's answer to it."""
+
+    index: int
+    """0 for the first prompt, 1 for the first follow-up…"""
+    request: Request
+    """The prompt and parameters as the user gave them (each answer's own request adds its history)."""
+    answers: list[Answer] = field(default_factory=list)
+    id: str = field(default_factory=new_id)
+
+
+class Comparison:
+    """One conversation sent to several engines at once; each answer runs in its own thread.
+
+    `clock` gives the monotonic readings every figure is made of (tests pass a scripted one).
+    """
+
+    def __init__(self, engines: Sequence[Engine], request: Request, subscribers: Sequence[Subscriber] = (),
+                 positions: Sequence[int] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.id = new_id()
+        self.engines = list(engines)
+        self.subscribers = list(subscribers)
+        self.clock = clock
+        self.positions = list(positions) if positions is not None else list(range(len(self.engines)))
+        """Each answer's pane position for the log (a resumed batch runs only some of the models)."""
+        self.turns: list[Turn] = []
+        self._cancels: list[Cancel] = []
+        self._threads: list[threading.Thread | None] = []
+        self._lock = threading.Lock()
+        self._new_turn(request)
+
+    # -- the current turn ---------------------------------------------
+    @property
+    def turn(self) -> Turn:
+        """The latest turn."""
+        return self.turns[-1]
+
+    @property
+    def request(self) -> Request:
+        """The latest turn's prompt and parameters."""
+        return self.turn.request
+
+    @property
+    def answers(self) -> list[Answer]:
+        """The latest turn's answers, one per engine, left to right."""
+        return self.turn.answers
+
+    def _new_turn(self, request: Request) -> Turn:
+        turn = Turn(len(self.turns), request)
+        previous = self.turns[-1] if self.turns else None
+        for i, engine in enumerate(self.engines):
+            parent = previous.answers[i] if previous else None
+            turn.answers.append(self._answer(i, turn, self._request_for(i, request), parent, attempt=0))
+        self.turns.append(turn)
+        self._cancels = [Cancel() for _ in self.engines]
+        self._threads = [None] * len(self.engines)
+        return turn
+
+    def _answer(self, index: int, turn: Turn, request: Request, parent: Answer | None, attempt: int) -> Answer:
+        engine = self.engines[index]
+        return Answer(index, engine.name, engine.where(), request=request, attempt=attempt,
+                      position=self.positions[index], comparison_id=self.id, turn_id=turn.id,
+                      turn=turn.index + 1, parent_id=parent.id if parent else None)
+
+    def _request_for(self, index: int, request: Request) -> Request:
+        """The request as model `index` gets it: its own earlier turns first."""
+        history: list[Message] = []
+        for turn in self.turns:
+            answer = turn.answers[index]
+            text = answer.text
+            if not text.strip():
+                continue  # a failed or empty answer leaves nothing to continue from
+            history += [Message("user", turn.request.prompt), Message("assistant", text)]
+        return request.with_history(tuple(history))
+
+    # -- running --------------------------------------------------------
+    def start(self) -> "Comparison":
+        """Start every engine of the latest turn at once."""
+        for i in range(len(self.engines)):
+            self._launch(i, self.answers[i], self._cancels[i])
+        return self
+
+    def follow_up(self, prompt: str, start: bool = True) -> Turn:
+        """Ask every model a follow-up: a new turn, each model continuing its own history.
+
+        The previous turn must have ended (stop it first); raises RuntimeError otherwise.
+        """
+        with self._lock:
+            if not self.finished:
+                raise RuntimeError("the previous turn is still being answered")
+            base = self.request
+            turn = self._new_turn(Request(prompt=prompt, system=base.system, max_tokens=base.max_tokens,
+                                          temperature=base.temperature, seed=base.seed, top_p=base.top_p))
+        if start:
+            self.start()
+        return turn
+
+    def _launch(self, index: int, answer: Answer, cancel: Cancel) -> None:
+        thread = threading.Thread(target=self._run, args=(index, answer, cancel),
+                                  name=f"engine-{self.engines[index].name}", daemon=True)
+        self._threads[index] = thread
+        thread.start()
+
+    def _publish(self, answer: Answer, event: Event) -> None:
+        for subscriber in self.subscribers:
+            try:
+                subscriber(answer, event)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not end (or re-end) the answer
+                log.warning("subscriber %r failed on %s: %s", subscriber, event, exc)
+
+    def _run(self, index: int, answer: Answer, cancel: Cancel) -> None:
+        engine = self.engines[index]
+        answer.started_at = self.clock()
+        try:
+            for event in engine.stream(answer.request, cancel):
+                if isinstance(event, (Done, Failed)):
+                    self._end(engine, answer, event)
+                    return
+                if not answer.apply(event, self.clock(), engine.where() if isinstance(event, Status) else None):
+                    return  # exactly one ending per answer
+                self._publish(answer, event)
+        except Exception as exc:  # an engine bug must end its own pane, never the app
+            detail = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+            event = Failed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+        else:
+            event = Failed("the engine ended without a result") if not cancel.is_set() else Done(cancelled=True)
+        self._end(engine, answer, event)
+
+    def _end(self, engine: Engine, answer: Answer, event: Done | Failed) -> None:
+        try:
+            answer.identity = engine.identity()  # before the ending is visible: the log reads it then
+        except Exception as exc:  # noqa: BLE001 - an identity bug must not lose the answer
+            log.warning("identity of %s failed: %s", engine.name, exc)
+        if answer.apply(event, self.clock()):
+            self._publish(answer, event)
+
+    def cancel(self, index: int | None = None) -> None:
+        """Stop one answer, or all of them; the engines stop between tokens."""
+        for i, cancel in enumerate(self._cancels):
+            if index is None or i == index:
+                cancel.set()
+
+    def regenerate(self, index: int) -> Answer:
+        """Throw away one answer of the latest turn and ask its model again; the others carry on."""
+        with self._lock:
+            self._cancels[index].set()
+            turn = self.turn
+            old = turn.answers[index]
+            parent = self.turns[-2].answers[index] if len(self.turns) > 1 else None
+            answer = self._answer(index, turn, old.request, parent, attempt=old.attempt + 1)
+            turn.answers[index] = answer
+            self._cancels[index] = cancel = Cancel()
+        # No join on the old thread: a local engine serves one request at a time by itself, and a
+        # hosted request may sit in a connect for its whole timeout before it sees the cancel.
+        self._launch(index, answer, cancel)
+        return answer
+
+    @property
+    def finished(self) -> bool:
+        """Whether every answer of the latest turn has ended."""
+        return all(a.finished for a in self.answers)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every answer of the latest turn ends (or `timeout`); True when all ended."""
+        end = None if timeout is None else time.monotonic() + timeout
+        for thread in list(self._threads):
+            if thread is None:
+                continue
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
+        return self.finished
