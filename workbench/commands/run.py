@@ -148,6 +148,11 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
             _print_answer(result.answer)
     else:
         print_summary(summary(results, k=repeat))
+    if recorder.errors:  # the answers were produced, but the log does not hold them all: say so, exit 1
+        first = recorder.errors[0]
+        more = f" ({len(recorder.errors) - 1} more writes failed)" if len(recorder.errors) > 1 else ""
+        click.echo(f"workbench: error: {first}{more}", err=True)
+        sys.exit(1)
     if batch.stopped:
         click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged, "
                    f"{batch.tally.cancelled} cancelled (a resume runs those again) "
