@@ -106,7 +106,10 @@ def test_named_config_file_must_exist(tmp_path: Path) -> None:
          ["model 'm'", "'n_ctx'", "bool"]),
         ('[[models]]\nname = "m"\nengine = "litellm"\nmodel = "openai/x"\ntimeout = "soon"\n',
          ["model 'm'", "'timeout'"]),
-        ('[[models]]\nname = "m"\nengine = "vllm"\n', ["model 'm'", "'engine'", "'vllm'"]),
+        ('[[models]]\nname = "m"\nengine = "vllm"\n', ["model 'm'", "'engine'", "'vllm'", "llama, litellm, replay"]),
+        ('[[models]]\nname = "m"\nengine = "replay"\n', ["model 'm'", "'path' is required for engine 'replay'"]),
+        ('[[models]]\nname = "m"\nengine = "replay"\npath = "/a.md"\ntokens_per_s = 0\n',
+         ["model 'm'", "'tokens_per_s'"]),
         ('[[models]]\nname = "m"\n', ["model 'm'", "'engine'"]),
         ('[[models]]\nname = "m"\nengine = "llama"\n', ["model 'm'", "'path' is required"]),
         ('[[models]]\nname = "m"\nengine = "litellm"\n', ["model 'm'", "'model' is required"]),
@@ -135,3 +138,24 @@ def test_unreadable_config_is_one_line(workbench_home: Path) -> None:
         load_settings()
     assert_one_line(str(err.value))
     assert "cannot read" in str(err.value)
+
+
+def test_a_replay_model_comes_from_the_config_like_any_other(workbench_home: Path, tmp_path: Path) -> None:
+    """`engine = "replay"` is a first-class engine: the catalog checks its file, the registry builds it."""
+    from workbench import catalog
+    from workbench.core import Cancel, Request, Token
+    from workbench.engines import make_engine
+
+    answer = tmp_path / "answer.md"
+    answer.write_text("stored words here", encoding="utf-8")
+    write(workbench_home, f'[[models]]\nname = "ref"\nengine = "replay"\npath = "{answer}"\ntokens_per_s = 1000\n'
+                          f'[[models]]\nname = "gone"\nengine = "replay"\npath = "{tmp_path / "nope.md"}"\n'
+                          f'[[models]]\nname = "dir"\nengine = "replay"\npath = "{tmp_path}"\n')
+    entries = {e.spec.name: e for e in catalog.discover(load_settings())}
+    assert entries["ref"].available and entries["ref"].describe() == str(answer)
+    assert entries["gone"].reason == f"{tmp_path / 'nope.md'}: No such file or directory"
+    assert entries["dir"].reason == f"{tmp_path}: not a regular file"
+    engine = make_engine(entries["ref"].spec)
+    text = "".join(e.text for e in engine.stream(Request("q"), Cancel()) if isinstance(e, Token))
+    assert text == "stored words here"
+    assert engine.identity().engine == "replay"
