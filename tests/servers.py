@@ -14,6 +14,12 @@ Modes:
   stall     streams two valid chunks, then says nothing more (read timeout)
   hang      reads the request and never answers (timeout before any byte)
   endless   streams a chunk every 50 ms until the client goes away
+  echo400   answers 400 with the request's Authorization header in the error message
+  echo503   answers 503 with the Authorization header in a plain-text body
+  echokey   streams an answer that spells out the key, split across chunks
+  hugeusage streams a short answer, then usage of 1e30 tokens
+  html200   answers 200 with an HTML page instead of a stream
+  json200   answers 200 with a whole (non-stream) chat.completion object
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 FAKE_KEY = "wb-test-key-not-real"
 KEY_ENV = "WB_TEST_KEY"
 
-MODES = ("429", "500", "drop", "error", "stall", "hang", "endless")
+MODES = ("429", "500", "drop", "error", "stall", "hang", "endless", "echo400", "echo503", "echokey", "hugeusage",
+         "html200", "json200")
 
 
 def chunk(content: str | None = None, finish: str | None = None) -> dict:
@@ -66,6 +73,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "500":
             self._json(500, {"error": {"message": "The server had an error while processing your request",
                                        "type": "server_error"}})
+        elif mode == "echo400":
+            self._json(400, {"error": {"message": f"bad request; you sent {self.headers.get('Authorization')}",
+                                       "type": "invalid_request_error"}})
+        elif mode == "echo503":
+            self._plain(503, f"upstream unavailable (auth: {self.headers.get('Authorization')})", "text/plain")
+        elif mode == "html200":
+            self._plain(200, "<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>", "text/html")
+        elif mode == "json200":
+            self._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+                             "model": "fake-model", "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "a whole answer, not a stream"}}]})
+        elif mode in ("echokey", "hugeusage"):
+            self._special_stream(mode)
         elif mode == "hang":
             self.server.stop.wait()
             self.close_connection = True
@@ -82,6 +102,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _plain(self, status: int, text: str, content_type: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _special_stream(self, mode: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if mode == "echokey":
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            middle = len(key) // 2
+            for piece in ("Your key is ", key[:middle], key[middle:], " — keep it safe."):
+                self._event(chunk(piece))
+            self._event(chunk(finish="stop"))
+        else:
+            self._event(chunk("Short answer."))
+            self._event(chunk(finish="stop"))
+            self._event({**chunk(), "choices": [], "usage": {"prompt_tokens": 1e30, "completion_tokens": 1e30,
+                                                              "total_tokens": 2e30}})
+        self._send_chunk(b"data: [DONE]\n\n")
+        self._send_chunk(b"")
 
     def _send_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

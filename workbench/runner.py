@@ -11,6 +11,7 @@ import click
 
 from workbench.batch import Batch, Item, Result, Tally, summary
 from workbench.core import Request
+from workbench.redact import terminal_safe
 
 
 class RunError(Exception):
@@ -111,12 +112,12 @@ class Reporter:
                 from rich.markup import escape
 
                 self.progress.console.print(f"[red]✗[/] {escape(a.model)} · {escape(result.item.key)} "
-                                            f"#{result.repeat + 1}: {escape(a.error or '')}")
+                                            f"#{result.repeat + 1}: {escape(terminal_safe(a.error))}")
             return
         eta = tally.eta_s()
         note = f": {a.error}" if a.error else ""
-        click.echo(f"[{tally.done}/{tally.total}] {a.model} · {result.item.key} #{result.repeat + 1} {a.status}"
-                   f"{note}" + (f" · eta {eta:.0f}s" if eta is not None else ""), err=True)
+        click.echo(terminal_safe(f"[{tally.done}/{tally.total}] {a.model} · {result.item.key} #{result.repeat + 1} "
+                                 f"{a.status}{note}") + (f" · eta {eta:.0f}s" if eta is not None else ""), err=True)
 
     def close(self) -> None:
         """Stop drawing."""
@@ -140,7 +141,7 @@ def print_summary(rows: list[dict]) -> None:
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)] if table else []
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     for row in table:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        click.echo(terminal_safe("  ".join(c.ljust(w) for c, w in zip(row, widths))))
 
 
 def resume_command(session_id: int, db_option: str | None) -> str:

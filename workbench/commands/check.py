@@ -77,9 +77,12 @@ def check_cmd(obj: dict, answer_file: str, prompt_arg: str, as_json: bool, allow
     if as_json:
         click.echo(json.dumps(verdict.as_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(verdict.summary())
+        from workbench.redact import terminal_safe
+
+        click.echo(terminal_safe(verdict.summary()))
         if verdict.outcome in ("fail", "error", "timeout"):
-            tail = (verdict.stderr.strip() or verdict.stdout.strip()).splitlines()[-20:]
+            # The program's own output: it may hold escape sequences meant for the user's terminal.
+            tail = terminal_safe(verdict.stderr.strip() or verdict.stdout.strip()).splitlines()[-20:]
             for line in tail:
                 click.echo(f"  {line}")
     if verdict.outcome == "pass" or (verdict.outcome == "no-tests" and verdict.exit_status == 0):

@@ -17,7 +17,9 @@ class Problem(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:  # noqa: D102 - one line, no usage dump
-        click.echo(f"workbench: error: {self.message}", err=True)
+        from workbench.redact import terminal_safe
+
+        click.echo(f"workbench: error: {terminal_safe(self.message)}", err=True)
 
 
 def load_settings_or_fail(config: str | None, db: str | None):

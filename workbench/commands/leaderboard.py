@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from workbench.redact import terminal_safe
+
 from workbench.commands.common import Problem, db_option, load_settings_or_fail, reading_log
 
 
@@ -133,4 +135,4 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     click.echo(f"{board.battles} pairwise votes from {', '.join(sources)}; {rounds} bootstrap rounds; {pinned}")
     click.echo()
     for line in _board_lines(board, tests):
-        click.echo(line)
+        click.echo(terminal_safe(line))  # model names may come from someone else's battle file

@@ -148,10 +148,12 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
             _print_answer(result.answer)
     else:
         print_summary(summary(results, k=repeat))
+    from workbench.redact import terminal_safe
+
     if recorder.errors:  # the answers were produced, but the log does not hold them all: say so, exit 1
         first = recorder.errors[0]
         more = f" ({len(recorder.errors) - 1} more writes failed)" if len(recorder.errors) > 1 else ""
-        click.echo(f"workbench: error: {first}{more}", err=True)
+        click.echo(f"workbench: error: {terminal_safe(first)}{more}", err=True)
         sys.exit(1)
     if batch.stopped:
         click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged, "
@@ -165,10 +167,12 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
 
 def _print_answer(a) -> None:
     from workbench.figures import summary
+    from workbench.redact import terminal_safe
 
-    click.echo(f"── {a.model} · {a.where} ── {summary(a)}")
+    # An answer is untrusted text: no escape sequence of it reaches the terminal (OSC 52, titles…).
+    click.echo(terminal_safe(f"── {a.model} · {a.where} ── {summary(a)}"))
     if a.error:
-        click.echo(f"error: {a.error}")
+        click.echo(f"error: {terminal_safe(a.error)}")
     if a.text:
-        click.echo(a.text.rstrip())
+        click.echo(terminal_safe(a.text.rstrip()))
     click.echo()

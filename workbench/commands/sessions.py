@@ -6,6 +6,8 @@ import json
 
 import click
 
+from workbench.redact import terminal_safe
+
 from workbench.commands.common import db_option, load_settings_or_fail, reading_log
 
 
@@ -29,6 +31,6 @@ def sessions_cmd(obj: dict, as_json: bool, db: str | None) -> None:
     for s in rows:
         first = (s["first_prompt"] or "").strip().splitlines()[0][:60] if s["first_prompt"] else ""
         name = f" {s['name']!r}" if s["name"] else ""
-        click.echo(f"#{s['id']}{name} {s['started_at'][:19].replace('T', ' ')} {s['source']:<3}  "
+        click.echo(terminal_safe(f"#{s['id']}{name} {s['started_at'][:19].replace('T', ' ')} {s['source']:<3}  "
                    f"{s['prompts']} prompt{'s' if s['prompts'] != 1 else ''}, {s['answers']} answers, "
-                   f"{s['votes']} votes  [{', '.join(s['models'])}]  {first}")
+                   f"{s['votes']} votes  [{', '.join(s['models'])}]  {first}"))

@@ -164,9 +164,9 @@ class Answer(_Figures):
             elif isinstance(event, Ignored):
                 self.ignored = event.params
             elif isinstance(event, Usage):
-                self.prompt_tokens = event.prompt_tokens
-                if event.completion_tokens is not None:
-                    self.completion_tokens = event.completion_tokens
+                self.prompt_tokens = _plausible(event.prompt_tokens)
+                if _plausible(event.completion_tokens) is not None:
+                    self.completion_tokens = _plausible(event.completion_tokens)
             elif isinstance(event, Done):
                 self.ended_at = now
                 self.finish_reason = event.finish_reason
@@ -241,6 +241,16 @@ class Answer(_Figures):
             "system_fingerprint": self.system_fingerprint,
             "ignored_params": list(s.ignored),
         }
+
+
+MAX_TOKENS = 10**9  # far beyond any context window; a provider reporting more is wrong (1e30 was seen)
+
+
+def _plausible(count: object) -> int | None:
+    """A provider-reported token count, or None when it is not a count at all (negative, huge, not a number)."""
+    if isinstance(count, bool) or not isinstance(count, (int, float)) or count != count:
+        return None
+    return int(count) if 0 <= count <= MAX_TOKENS else None
 
 
 def _round(value: float | None) -> float | None:

@@ -9,21 +9,9 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from workbench.config import ModelSpec
+from workbench.redact import DEFAULT_KEY_ENV, Redactor, known_keys
 from workbench.core import Cancel, Done, Engine, Event, Failed, Ignored, ModelIdentity, Request, Status, Token, Usage
 
-# Keys litellm reads by default, for telling a user why a hosted model is unavailable.
-DEFAULT_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "together_ai": "TOGETHERAI_API_KEY",
-    "fireworks_ai": "FIREWORKS_AI_API_KEY",
-    "xai": "XAI_API_KEY",
-}
 
 _import_lock = threading.Lock()
 _litellm: Any = None
@@ -167,6 +155,10 @@ class RemoteEngine(Engine):
                 params[name] = value
         response = None
         finish = model_id = fingerprint = None
+        saw_text = saw_usage = finished = False
+        pieces = 0  # received but not yet passed on (a possible start of a key is held back)
+        redact = Redactor(known_keys(self.spec.api_key_env) + ([key] if key else []))
+        text = redact.stream()  # a key echoed in the answer is cut out, even split across chunks
         ended = threading.Event()
         try:
             response = litellm.completion(**params)
@@ -178,24 +170,51 @@ class RemoteEngine(Engine):
                 fingerprint = getattr(chunk, "system_fingerprint", None) or fingerprint
                 usage = getattr(chunk, "usage", None)
                 if usage and getattr(usage, "completion_tokens", None) is not None:
+                    saw_usage = True
                     yield Usage(usage.prompt_tokens, usage.completion_tokens)
                 for choice in chunk.choices or []:
                     piece = getattr(choice.delta, "content", None)
                     if piece:
-                        yield Token(piece)
-                    finish = choice.finish_reason or finish
+                        saw_text = True
+                        pieces += 1
+                        if shown := text.feed(piece):
+                            yield Token(shown, count=pieces)
+                            pieces = 0
+                    if choice.finish_reason:
+                        finish, finished = choice.finish_reason, True
         except Exception as exc:  # litellm maps every provider failure to its own exception types
-            if not cancel.is_set():  # a cancel closes the stream under the loop: that is no failure
-                yield Failed(explain(exc, self.spec))
+            if rest := text.flush():
+                yield Token(rest, count=pieces)
+                pieces = 0
+            if cancel.is_set():
+                pass  # a cancel closes the stream under the loop: that is no failure
+            elif finished and _is_usage_error(exc):
+                # The answer ended; only the usage chunk was nonsense (1e30 tokens): the answer
+                # stands, its tokens are our own count, and the provider's numbers are dropped.
+                pass
+            else:
+                yield Failed(redact(explain(exc, self.spec)))
                 return
         finally:
             ended.set()
             _close(response)
+        if rest := text.flush():
+            yield Token(rest, count=pieces)
+        if not cancel.is_set() and not saw_text and not saw_usage:
+            yield Failed(f"{self.spec.api_base or self.spec.model} answered without a stream of text "
+                         "(an empty or non-streaming 200 response; is it an OpenAI-compatible server?)")
+            return
         yield Done(finish_reason="cancelled" if cancel.is_set() else finish, cancelled=cancel.is_set(),
-                   model_id=model_id, system_fingerprint=fingerprint)
+                   model_id=redact(model_id), system_fingerprint=redact(fingerprint))
 
     def close(self) -> None:
         """Nothing is held between requests."""
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """litellm refusing a usage chunk it cannot parse (absurd token counts), after the answer ended."""
+    return any(type(e).__name__ == "ValidationError" and "Usage" in str(e) for e in _causes(exc)) or (
+        "validation error" in str(exc) and "Usage" in str(exc))
 
 
 def _close_on_cancel(response: Any, cancel: Cancel, ended: threading.Event) -> None:
