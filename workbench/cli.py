@@ -50,8 +50,9 @@ def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | N
 
     store = open_store(settings)
     try:
+        recorder = store.start_session("app")
         app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme,
-                        recorder=store.start_session("app"), blind=blind, pool=draw_from or None)
+                        recorder=recorder, blind=blind, pool=draw_from or None)
     except ThemeError as exc:
         store.close()
         raise Problem(str(exc)) from None
@@ -64,6 +65,7 @@ def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | N
     try:
         app.run()
     finally:
+        recorder.close()  # answers stopped by the quit are logged as cancelled, not left `streaming`
         store.close()  # commits what is queued, with a last checkpoint
 
 

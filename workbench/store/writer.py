@@ -392,6 +392,36 @@ class Recorder:
         db["models"].insert({**row, "first_seen": now_iso()}, pk="id", ignore=True)
         return row["id"]
 
+    def close(self, wait_s: float = 3.0) -> None:
+        """End the session's answers: wait a little for stopped ones to end, then log the rest as cancelled.
+
+        Called when the app quits (its answers were just cancelled): without it, a row whose ending
+        had not arrived yet stayed `streaming` until the next open called it `interrupted`.
+        """
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                live = [a for a in self._live.values() if not a.finished]
+            if not live:
+                break
+            time.sleep(0.05)
+        with self._lock:
+            left = list(self._live.values())
+
+        def write(db) -> None:
+            for answer in left:
+                row_id = self._row(db, answer)
+                if row_id is None:
+                    continue
+                state, text = answer.read(0)
+                status = state.status if state.finished else "cancelled"
+                db["responses"].update(row_id, {"status": status, "text": text, "completion_tokens": state.count,
+                                                "error": state.error, "updated_at": now_iso()})
+                self._drop(answer)
+
+        if left:
+            self._submit(write, "the stopped answers").exception(10)
+
     # -- votes, scores and tags ---------------------------------------------
     def cast(self, comparison: Comparison, outcome: str | None, winner_index: int | None = None,
              blind: bool = False, shown: dict | None = None) -> Future:
