@@ -185,7 +185,7 @@ def test_a_local_model_hears_its_own_history(smollm2) -> None:
         first = comparison.answers[0]
         assert first.status == "complete", first.error
         comparison.follow_up("Name another one.")
-        comparison.wait(60)
+        comparison.start().wait(60)
         second = comparison.answers[0]
         assert second.status == "complete", second.error
         assert second.prompt_tokens > first.prompt_tokens + first.count, (first.prompt_tokens, second.prompt_tokens)
@@ -209,3 +209,49 @@ def test_run_json_carries_the_turn(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     assert records[0]["turn"] == 1 and records[0]["text"] == "A stored answer.\n"
+
+
+def test_a_regenerate_before_the_start_runs_each_answer_once(tmp_path: Path) -> None:
+    """Regenerating a pane before its model started: the new answer runs once, the old one ends cancelled."""
+    store = Store(tmp_path / "log.db")
+    recorder = store.start_session("app")
+    comparison = Comparison([Echo("alpha"), Echo("beta")], Request("early"), [recorder.on_event])
+    recorder.record(comparison)
+    fresh = comparison.regenerate(0)  # the UI allows `r` before the models start (they start a frame later)
+    comparison.start()
+    assert comparison.wait(5)
+    assert fresh.text.startswith("[early] by alpha") and fresh.tokens == 4, fresh.text
+    store.close()
+    assert [(r["attempt"], r["status"]) for r in rows(tmp_path / "log.db",
+            "SELECT attempt, status FROM responses WHERE model_name = 'alpha' ORDER BY attempt")] == [
+        (0, "cancelled"), (1, "complete")]
+    assert not recorder._live and not recorder._rows
+
+
+def test_a_comparison_dropped_before_it_started_leaves_no_streaming_row(tmp_path: Path) -> None:
+    """Two prompts sent within one frame: the first never runs, and its rows end cancelled, not streaming."""
+    store = Store(tmp_path / "log.db")
+    recorder = store.start_session("app")
+    first = Comparison([Echo("alpha"), Echo("beta")], Request("first"), [recorder.on_event])
+    recorder.record(first)
+    first.cancel()  # what the screen does to the comparison on screen when a new prompt is sent
+    second = Comparison([Echo("alpha"), Echo("beta")], Request("second"), [recorder.on_event])
+    recorder.record(second)
+    second.start().wait(5)
+    store.close()
+    statuses = rows(tmp_path / "log.db", "SELECT p.text, r.status FROM responses r JOIN prompts p "
+                                         "ON p.id = r.prompt_id ORDER BY r.id")
+    assert [tuple(r) for r in statuses] == [("first", "cancelled")] * 2 + [("second", "complete")] * 2
+    assert not recorder._live and not recorder._rows
+
+
+def test_recording_a_turn_after_it_started_is_refused() -> None:
+    """The rule that keeps rows right (record, then start) is enforced, not only written down."""
+    store_less = Comparison([Echo("alpha")], Request("q"))
+    store_less.start().wait(5)
+    from workbench.store.writer import Recorder
+
+    with pytest.raises(RuntimeError, match="record a turn before starting it"):
+        Recorder.record(object.__new__(Recorder), store_less)
+    store_less.follow_up("again")
+    assert not store_less.started, "a follow-up waits for the caller to record it, then start it"

@@ -94,8 +94,32 @@ async def test_a_vote_that_cannot_be_written_is_reported_and_taken_back(tmp_path
         conn.close()
 
 
+async def test_two_failed_votes_in_a_row_leave_the_screen_showing_what_the_log_holds(tmp_path: Path) -> None:
+    """A tie and then a winner, both refused by the log: the screen ends with the saved vote (none), not the tie."""
+    log = tmp_path / "log.db"
+    store = Store(log)
+    recorder = store.start_session("app")
+    engines = {n: ReplayEngine(n, f"answer from {n}\n") for n in ("alpha", "beta")}
+    specs = [ModelSpec(name=n, engine="replay") for n in engines]
+    app = build_app(load_settings(), [catalog.Entry(s) for s in specs], list(engines), recorder=recorder,
+                    pool_factory=lambda chosen: EnginePool([engines[s.name] for s in chosen]))
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await send_prompt(pilot, "compare")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.comparison is not None and screen.comparison.finished)
+            store.flush()
+            with unwritable(log, store):
+                await pilot.press("t", "1")
+                await wait_for(pilot, lambda: sum("not saved" in m for m in _messages(app)) == 2, timeout=15)
+            await wait_for(pilot, lambda: screen.round.vote is None, timeout=5)
+            assert all(p.vote_mark == "" for p in screen.panes), [p.vote_mark for p in screen.panes]
+    finally:
+        store.close()
+
+
 def test_run_exits_1_when_its_answer_could_not_be_logged(tmp_path: Path) -> None:
-    """`workbench run` whose log turns unwritable mid-answer prints the answer, then one error line, exit 1."""
+    """`workbench run` whose log turns unwritable mid-answer stops it, prints what came, one error line, exit 1."""
     if not _chattr("+i", tmp_path) or not _chattr("-i", tmp_path):
         import pytest
 
@@ -128,6 +152,55 @@ def test_run_exits_1_when_its_answer_could_not_be_logged(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 1, (out, err)
-    assert out.count("word") == 40, "the answer itself is still printed"
+    assert 0 < out.count("word") < 40 and "cancelled" in out, "stopped at the failed write, what came is shown"
     lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"workbench: error: stored's answer was not saved: {log}: "), err
+    assert len(lines) == 1 and lines[0].startswith("workbench: error: the log could not be written: "), err
+    assert f"was not saved: {log}: " in lines[0], err
+
+
+@contextmanager
+def small_disk(folder: Path, size: str):
+    """A tmpfs of `size` mounted at `folder` (root only); yields a remount function to grow it."""
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        import pytest
+
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+
+    def grow(new_size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={new_size}", str(folder)], check=True)
+
+    try:
+        yield grow
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_disk_stops_the_batch_and_resume_finishes_it(tmp_path: Path) -> None:
+    """The log's disk fills mid-batch: exit 1, one line saying so, the resume command; resume completes it."""
+    stored = tmp_path / "long.md"
+    stored.write_text("x" * 60_000, encoding="utf-8")  # each answer is 60 kB of log
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[models]]\nname = "long"\nengine = "replay"\npath = "{stored}"\n', encoding="utf-8")
+    with small_disk(tmp_path / "disk", "1m") as grow:
+        log = tmp_path / "disk" / "log.db"
+        base = [sys.executable, "-m", "workbench", "--config", str(config), "run"]
+        first = subprocess.run(base + ["say it", "-m", "long", "--repeat", "40", "--db", str(log)],
+                               capture_output=True, text=True, timeout=120)
+        assert first.returncode == 1, (first.stdout, first.stderr)
+        assert "Traceback" not in first.stderr
+        assert f"workbench: error: the log could not be written: " in first.stderr
+        assert "the disk is full" in first.stderr, first.stderr
+        assert "workbench run --resume 1" in first.stderr, first.stderr
+        grow("64m")
+        second = subprocess.run(base[:-1] + ["run", "--resume", "1", "--db", str(log)], capture_output=True,
+                                text=True, timeout=120)
+        assert second.returncode == 0, (second.stdout, second.stderr)
+        conn = sqlite3.connect(log)
+        try:
+            complete = conn.execute("SELECT count(*) FROM responses WHERE status = 'complete'").fetchone()[0]
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            conn.close()
+        assert complete == 40

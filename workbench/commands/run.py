@@ -106,13 +106,14 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         except StoreError as exc:
             raise Problem(str(exc)) from None
         engines = EnginePool.for_specs([e.spec for e in chosen]).engines
-        if any(not e.spec.is_local for e in chosen):
-            from workbench.engines.remote import import_litellm
+        from workbench.engines import warm_up
 
-            import_litellm()  # before the clocks start, so it is not counted as anyone's time to first token
+        warm_up({e.spec.engine for e in chosen})  # before the clocks start: nobody's time to first token
         single = len(items) == 1 and repeat == 1 and resume is None
         batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel") or 1,
                       recorder=recorder, skip=skip, prompt_ids=prompt_ids)
+        # A write that fails stops the batch: answers that cannot be logged are not evidence.
+        recorder.on_error = lambda _message: batch.stop()
         reporter = Reporter(batch.tally.total, live=stderr_is_tty() and not as_json) if not single else None
         if reporter is not None:
             batch.on_answer = reporter.answer
@@ -153,7 +154,10 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     if recorder.errors:  # the answers were produced, but the log does not hold them all: say so, exit 1
         first = recorder.errors[0]
         more = f" ({len(recorder.errors) - 1} more writes failed)" if len(recorder.errors) > 1 else ""
-        click.echo(f"workbench: error: {terminal_safe(first)}{more}", err=True)
+        click.echo(f"workbench: error: the log could not be written: {terminal_safe(first)}{more}", err=True)
+        if not single:
+            click.echo(f"The batch stopped. Once the log can be written, finish it with:\n"
+                       f"  {resume_command(recorder.session_id, db)}", err=True)
         sys.exit(1)
     if batch.stopped:
         click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged, "

@@ -97,20 +97,28 @@ class Comparison:
         for turn in self.turns:
             answer = turn.answers[index]
             text = answer.text
-            if not text.strip():
-                continue  # a failed or empty answer leaves nothing to continue from
+            if answer.status == "failed" or not text.strip():
+                continue  # a failed or empty answer leaves nothing to continue from (a stopped one does)
             history += [Message("user", turn.request.prompt), Message("assistant", text)]
         return request.with_history(tuple(history))
 
     # -- running --------------------------------------------------------
     def start(self) -> "Comparison":
-        """Start every engine of the latest turn at once."""
-        for i in range(len(self.engines)):
-            self._launch(i, self.answers[i], self._cancels[i])
+        """Start every answer of the latest turn that has not started (or ended) yet, all at once."""
+        with self._lock:
+            todo = [(i, a, self._cancels[i]) for i, a in enumerate(self.answers)
+                    if self._threads[i] is None and not a.finished]
+        for i, answer, cancel in todo:
+            self._launch(i, answer, cancel)
         return self
 
-    def follow_up(self, prompt: str, start: bool = True) -> Turn:
-        """Ask every model a follow-up: a new turn, each model continuing its own history.
+    @property
+    def started(self) -> bool:
+        """Whether any answer of the latest turn has been launched."""
+        return any(t is not None for t in self._threads)
+
+    def follow_up(self, prompt: str, start: bool = False) -> Turn:
+        """Make a follow-up turn: every model continues its own history. Record it, then `start()`.
 
         The previous turn must have ended (stop it first); raises RuntimeError otherwise.
         """
@@ -164,10 +172,17 @@ class Comparison:
             self._publish(answer, event)
 
     def cancel(self, index: int | None = None) -> None:
-        """Stop one answer, or all of them; the engines stop between tokens."""
+        """Stop one answer, or all of them; the engines stop between tokens.
+
+        An answer that was never launched ends at once, as cancelled, so whoever logs it sees an ending.
+        """
         for i, cancel in enumerate(self._cancels):
             if index is None or i == index:
                 cancel.set()
+                with self._lock:
+                    unlaunched = self._threads[i] is None
+                if unlaunched:
+                    self._end(self.engines[i], self.answers[i], Done(finish_reason="cancelled", cancelled=True))
 
     def regenerate(self, index: int) -> Answer:
         """Throw away one answer of the latest turn and ask its model again; the others carry on."""
@@ -175,10 +190,13 @@ class Comparison:
             self._cancels[index].set()
             turn = self.turn
             old = turn.answers[index]
+            unlaunched = self._threads[index] is None
             parent = self.turns[-2].answers[index] if len(self.turns) > 1 else None
             answer = self._answer(index, turn, old.request, parent, attempt=old.attempt + 1)
             turn.answers[index] = answer
             self._cancels[index] = cancel = Cancel()
+        if unlaunched:  # replaced before it ever ran: it still needs its one ending
+            self._end(self.engines[index], old, Done(finish_reason="cancelled", cancelled=True))
         # No join on the old thread: a local engine serves one request at a time by itself, and a
         # hosted request may sit in a connect for its whole timeout before it sees the cancel.
         self._launch(index, answer, cancel)

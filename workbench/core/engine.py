@@ -18,8 +18,6 @@ class Engine:
     """Runs one model; subclasses set `kind` (the config's `engine` value) and implement `stream`."""
 
     kind: ClassVar[str] = "engine"
-    uses_local_cores: ClassVar[bool] = False
-    """True when the model runs on this machine's CPU, so loaded models share the cores."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -28,6 +26,10 @@ class Engine:
     def from_spec(cls, spec: Any, n_local: int = 1) -> "Engine":
         """The engine for a configured model; `n_local` local models share the cores."""
         raise NotImplementedError(f"{cls.__name__} cannot be built from a config entry")
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Slow, once-per-process preparation (importing a big library); called off the UI thread."""
 
     @classmethod
     def check(cls, spec: Any) -> str | None:

@@ -47,6 +47,12 @@ def make_engine(spec: Any, n_local: int = 1) -> Any:
     return engine_class(spec.engine).from_spec(spec, n_local)
 
 
+def warm_up(kinds: set[str]) -> None:
+    """Let the engines of these kinds do their slow, once-per-process preparation."""
+    for kind in sorted(kinds):
+        engine_class(kind).warm_up()
+
+
 def check(spec: Any) -> str | None:
     """Why a configured model cannot run now, or None."""
     return engine_class(spec.engine).check(spec)

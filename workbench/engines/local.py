@@ -67,7 +67,6 @@ class LocalEngine(Engine):
     """A GGUF model served by its own worker process."""
 
     kind = "llama"
-    uses_local_cores = True
 
     def __init__(self, spec: ModelSpec, n_threads: int | None = None) -> None:
         super().__init__(spec.name)

@@ -78,6 +78,11 @@ class RemoteEngine(Engine):
         return cls(spec)
 
     @classmethod
+    def warm_up(cls) -> None:
+        """Import litellm now (3 s), so it is nobody's time to first token."""
+        import_litellm()
+
+    @classmethod
     def check(cls, spec: ModelSpec) -> str | None:
         """An unset key variable (the one named, or the provider's default when there is no api_base)."""
         env = spec.api_key_env

@@ -28,6 +28,8 @@ def _explain(path: Path, exc: Exception) -> str:
         return f"{path}: the log is read-only; choose another with --db"
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return f"{path}: not a workbench log (corrupt, or another kind of file); it was left untouched"
+    if "disk is full" in text or "no space" in text:
+        return f"{path}: the disk is full; free some space (nothing was lost before this write)"
     if "unable to open" in text:
         return f"{path}: cannot open the log (does its folder exist and is it writable?)"
     return f"{path}: {exc}"

@@ -154,6 +154,13 @@ class Store:
         """Call `fn(db)` on the writer thread about once a second (checkpoints)."""
         self._tickers.append(fn)
 
+    def remove_ticker(self, fn: Callable[[Any], None]) -> None:
+        """Stop calling `fn` (a recorder that has closed)."""
+        try:
+            self._tickers.remove(fn)
+        except ValueError:
+            pass
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every write enqueued so far is committed."""
         self.submit(lambda db: None).result(timeout)
@@ -258,6 +265,8 @@ class Recorder:
         With `prompt_id`, the answers join that existing prompt (a resumed batch). `extra` adds
         prompt columns (key, repeat, title). A follow-up turn is recorded the same way, after it is made.
         """
+        if comparison.started:
+            raise RuntimeError("record a turn before starting it (its answers' rows must exist first)")
         turn = comparison.turn
         previous = comparison.turns[-2].id if len(comparison.turns) > 1 else None
         request = turn.request
@@ -332,21 +341,32 @@ class Recorder:
         """Save the text so far of every answer still streaming (at most once a second each)."""
         with self._lock:
             live = [(k, a) for k, a in self._live.items() if k in self._rows]
-        for key, answer in live:
-            state, _ = answer.read(0, budget=0)
-            if state.finished or state.total == self._written.get(key, 0):
-                continue
-            self._written[key] = state.total
-            state, text = answer.read(0)
-            db.execute("UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
-                       [text, state.tokens, now_iso(), self._rows[key]])
+        try:
+            for key, answer in live:
+                state, _ = answer.read(0, budget=0)
+                if state.finished or state.total == self._written.get(key, 0):
+                    continue
+                state, text = answer.read(0)
+                db.execute("UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
+                           [text, state.tokens, now_iso(), self._rows[key]])
+                self._written[key] = state.total  # only once written: a failed checkpoint is tried again
+        except Exception as exc:  # noqa: BLE001 - reported like any failed write; the writer goes on
+            failed: Future = Future()
+            failed.set_exception(exc)
+            self._failed(failed, "the answers' progress")
+            raise
 
     def _final(self, db, answer: Answer) -> None:
+        try:
+            self._write_final(db, answer)
+        finally:
+            self._drop(answer)  # forgotten even if this write fails: the error says so, and memory stays flat
+
+    def _write_final(self, db, answer: Answer) -> None:
         row_id = self._row(db, answer)
         if row_id is None:
             row_id = self._insert(db, _prompt_of(db, answer.turn_id), answer)
         row = answer.as_dict()
-        self._drop(answer)  # forgotten even if this write fails: the error says so, and memory stays flat
         db["responses"].update(row_id, {
             "status": row["status"], "text": row["text"], "error": row["error"],
             "finish_reason": row["finish_reason"], "where_run": row["where"],
@@ -421,6 +441,7 @@ class Recorder:
 
         if left:
             self._submit(write, "the stopped answers").exception(10)
+        self.store.remove_ticker(self._checkpoint)
 
     # -- votes, scores and tags ---------------------------------------------
     def cast(self, comparison: Comparison, outcome: str | None, winner_index: int | None = None,
@@ -512,10 +533,10 @@ class Recorder:
                "isolated_network": int(verdict.isolated_network), "note": verdict.note,
                "stdout": verdict.stdout, "stderr": verdict.stderr}
 
-        def write(db) -> int | None:
+        def write(db) -> int:
             response_id = self._row(db, answer)
             if response_id is None:
-                return None
+                raise StoreError(f"{self.store.path}: {answer.model}'s answer is not in the log")
             return db["verifications"].insert({"response_id": response_id, **row}).last_pk
 
         return self._submit(write, "the test run")

@@ -165,7 +165,10 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
     async def _load_pair_votes(self, future: Future) -> None:
         """Past votes per pair, so the pool draws the pairs that need votes (awaited on the UI loop)."""
         try:
-            self._pair_votes = dict(await asyncio.wrap_future(future))
+            loaded = dict(await asyncio.wrap_future(future))
+            # Votes cast while this loaded were counted already: add, do not overwrite.
+            self._pair_votes = {k: loaded.get(k, 0) + self._pair_votes.get(k, 0)
+                                for k in set(loaded) | set(self._pair_votes)}
         except Exception as exc:  # noqa: BLE001 - the log said why; draw as if nothing was voted
             self.notify(f"Past votes could not be read: {exc}", severity="warning", timeout=5)
 
@@ -198,8 +201,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
     def _warm_up(self) -> None:
         if not self.draw_from:  # a pool loads each model when it is first drawn
             self._preload()
-        if any(getattr(s, "engine", None) == "litellm" for s in self.specs):
-            self._import_litellm()
+        self._warm_engines({s.engine for s in self.specs})
 
     @work(thread=True, exclusive=True, group="preload")
     def _preload(self) -> None:
@@ -227,13 +229,13 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
                 pane.show_figures("idle", "ready")
 
     @work(thread=True, group="warm")
-    def _import_litellm(self) -> None:
-        """Import litellm off the UI thread, after the first paint."""
-        from workbench.engines.remote import import_litellm
+    def _warm_engines(self, kinds: set[str]) -> None:
+        """Each engine's slow preparation (litellm's 3 s import) off the UI thread, after the first paint."""
+        from workbench.engines import warm_up
 
         try:
-            import_litellm()
-        except Exception:  # noqa: BLE001 - the remote pane reports it when it is used
+            warm_up(kinds)
+        except Exception:  # noqa: BLE001 - the pane reports it when the model is used
             pass
 
     # -- prompting ------------------------------------------------------

@@ -23,7 +23,9 @@ class Round:
     """The library prompt it came from (its tests are what `v` runs), or None."""
     tags: list[str] = field(default_factory=list)
     vote: tuple[str, int | None] | None = None
-    """(outcome, winning pane) as last saved, or None."""
+    """(outcome, winning pane) as on screen, or None."""
+    saved_vote: tuple[str, int | None] | None = None
+    """The vote the log holds (what a failed write puts back on screen)."""
     scores: dict[int, int] = field(default_factory=dict)
     note: str = ""
     verdicts: dict[int, object] = field(default_factory=dict)

@@ -46,7 +46,6 @@ class VotingMixin:
             "revealed_before_vote": round_.revealed,
         }
         first = round_.vote is None
-        before = (round_.vote, round_.revealed)
         round_.vote = (outcome, winner)
         was_hidden = round_.hidden
         round_.revealed = True
@@ -60,12 +59,13 @@ class VotingMixin:
             self.notify(f"Vote (not logged): {text}", timeout=4)
             return
         future = self.recorder.cast(comparison, outcome, winner, blind=round_.blind, shown=shown)
-        self._settle_vote(round_, future, f"Vote saved: {text}", before, first)
+        self._settle_vote(round_, future, f"Vote saved: {text}", (outcome, winner), first)
 
     @work(group="votes")
-    async def _settle_vote(self, round_, future, saved: str, before: tuple, first: bool) -> None:
-        """Say "saved" once committed; on a failed write, put the vote (not the reveal) back as it was."""
+    async def _settle_vote(self, round_, future, saved: str, vote: tuple, first: bool) -> None:
+        """Say "saved" once committed; on a failed write, show the vote the log holds (the reveal stays)."""
         if await self.confirm(future, saved):
+            round_.saved_vote = vote  # the writer commits in order: the last success is what the log holds
             if first and self.draw_from:
                 # Keep the pool's pair counts current, so the next draw goes to pairs with fewer votes.
                 models = sorted({a.model for a in round_.comparison.answers})
@@ -74,7 +74,7 @@ class VotingMixin:
                         self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
             return
         if round_ is self.round:
-            round_.vote = before[0]  # the names stay revealed: they were on screen
+            round_.vote = round_.saved_vote  # the names stay revealed: they were on screen
             self._show_vote()
             self.refresh_bindings()
 
@@ -96,18 +96,19 @@ class VotingMixin:
         round_ = self.round
         if round_ is None or round_.vote is None:
             return
-        before = round_.vote
         round_.vote = None
         self._show_vote()
         self.refresh_bindings()
         if self.recorder is None:
             return
-        self._settle_undo(round_, self.recorder.undo(round_.comparison), before)
+        self._settle_undo(round_, self.recorder.undo(round_.comparison))
 
     @work(group="votes")
-    async def _settle_undo(self, round_, future, before) -> None:
-        if not await self.confirm(future, "Vote withdrawn.") and round_ is self.round:
-            round_.vote = before
+    async def _settle_undo(self, round_, future) -> None:
+        if await self.confirm(future, "Vote withdrawn."):
+            round_.saved_vote = None
+        elif round_ is self.round:
+            round_.vote = round_.saved_vote
             self._show_vote()
             self.refresh_bindings()
 
