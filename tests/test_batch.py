@@ -153,3 +153,32 @@ def test_answers_to_prompts_with_tests_are_verified_and_summarised(tmp_path):
     assert rows["bad"]["tests_passed"] == 0 and rows["bad"]["pass@1"] == 0.0
     db = sqlite_utils.Database(tmp_path / "log.db")
     assert db.execute("SELECT count(*) FROM verifications").fetchone()[0] == 4
+
+
+def test_resume_judges_answers_whose_test_run_was_killed(tmp_path, workbench_home):
+    """Complete answers with no verification (the process died while testing them) are judged by --resume."""
+    from click.testing import CliRunner
+
+    from answers import MERGE_INTERVALS
+    from workbench.cli import main
+
+    answer = tmp_path / "right.md"
+    answer.write_text(f"```python{MERGE_INTERVALS}```\n", encoding="utf-8")
+    (workbench_home / "config.toml").write_text(
+        f'[[models]]\nname = "ref"\nengine = "replay"\npath = "{answer}"\n', encoding="utf-8")
+    log = tmp_path / "log.db"
+    first = CliRunner().invoke(main, ["run", "merge-intervals", "-m", "ref", "--repeat", "2", "--db", str(log)],
+                               catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    db = sqlite_utils.Database(log)
+    assert db.execute("SELECT count(*) FROM verifications").fetchone()[0] == 2
+    # What a kill -9 between an answer's end and its test run leaves: complete rows, no verification.
+    db.execute("DELETE FROM verifications")
+    db.conn.commit()
+    db.conn.close()
+    again = CliRunner().invoke(main, ["run", "--resume", "1", "--db", str(log)], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    db = sqlite_utils.Database(log)
+    assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 2, "no answer was asked again"
+    assert db.execute("SELECT outcome, passed, total FROM verifications").fetchall() == [("pass", 7, 7)] * 2
+    assert "2/2" in again.output, again.output

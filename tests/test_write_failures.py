@@ -204,3 +204,28 @@ def test_a_full_disk_stops_the_batch_and_resume_finishes_it(tmp_path: Path) -> N
         finally:
             conn.close()
         assert complete == 40
+
+
+def test_a_damaged_page_stops_run_with_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A log whose answers' table page is overwritten with junk: the next `run` says the file is damaged, exit 1."""
+    stored = tmp_path / "a.md"
+    stored.write_text("word " * 3000, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[models]]\nname = "ref"\nengine = "replay"\npath = "{stored}"\n', encoding="utf-8")
+    log = tmp_path / "log.db"
+    base = [sys.executable, "-m", "workbench", "--config", str(config), "run"]
+    for n in range(4):
+        assert subprocess.run(base + [f"prompt {n}", "-m", "ref", "--db", str(log)], capture_output=True).returncode == 0
+    conn = sqlite3.connect(log)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'responses'").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with log.open("r+b") as fh:  # what a bad sector or a crashed copy leaves
+        fh.seek((root - 1) * size)
+        fh.write(b"\xde\xad" * (size // 2))
+    done = subprocess.run(base + ["again", "-m", "ref", "--db", str(log)], capture_output=True, text=True)
+    assert done.returncode in (1, 2), (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert str(log) in lines[0] and ("damaged" in lines[0] or "corrupt" in lines[0]), lines[0]

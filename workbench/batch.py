@@ -34,6 +34,17 @@ class Item:
     """The library prompt (its tests are run against each answer), or None."""
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """A complete answer in the log that was never judged (its test run was killed): a resume judges it."""
+
+    key: str
+    repeat: int
+    model: str
+    response_id: int
+    text: str
+
+
 @dataclass
 class Result:
     """One answer of the batch, with the prompt and repeat it belongs to."""
@@ -70,7 +81,8 @@ class Batch:
     def __init__(self, items: Sequence[Item], engines: Sequence[Engine], repeat: int = 1, parallel: int = 1,
                  recorder=None, skip: set[tuple[str, int, str]] | None = None,
                  prompt_ids: dict[tuple[str, int], int] | None = None,
-                 on_answer: Callable[[Result, Tally], None] | None = None, verify: bool = True) -> None:
+                 on_answer: Callable[[Result, Tally], None] | None = None, verify: bool = True,
+                 recheck: Sequence[Recheck] = ()) -> None:
         self.items = list(items)
         self.engines = list(engines)
         self.repeat = repeat
@@ -84,11 +96,13 @@ class Batch:
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") if verify else None
         self._checks: list[Future] = []
         self.results: list[Result] = []
+        self.recheck = list(recheck)
         self.units = [
             (item, r, [e for e in self.engines if (item.key, r, e.name) not in self.skip])
             for r in range(repeat) for item in self.items
         ]
         self.units = [u for u in self.units if u[2]]
+        self.engines_by_name = {e.name: i for i, e in enumerate(self.engines)}
         self.tally = Tally(total=sum(len(u[2]) for u in self.units))
         self._live: list[Comparison] = []
         self._stopped = threading.Event()
@@ -132,7 +146,7 @@ class Batch:
         with self._lock:
             self._live.remove(comparison)
 
-    def _check(self, result: Result) -> None:
+    def _check(self, result: Result, response_id: int | None = None) -> None:
         from workbench.verify import Verdict, verify
 
         if self._stopped.is_set():
@@ -142,11 +156,26 @@ class Batch:
         except Exception as exc:  # noqa: BLE001 - a checker bug is a result, not a crash
             result.verdict = Verdict(outcome="error", note=f"the checker failed: {type(exc).__name__}: {exc}")
         if self.recorder is not None:
-            self.recorder.verified(result.answer, result.verdict)
+            self.recorder.verified(result.answer, result.verdict, response_id=response_id)
+
+    def _judge_logged(self) -> None:
+        """Judge the answers an earlier, killed run left complete but unverified."""
+        by_key = {item.key: item for item in self.items}
+        for old in self.recheck:
+            item = by_key.get(old.key)
+            if self._checker is None or item is None or not getattr(item.prompt, "tests", None):
+                continue
+            answer = Answer(self.engines_by_name.get(old.model, 0), old.model, "log", status="complete",
+                            pieces=[old.text])
+            result = Result(item, old.repeat, answer)
+            with self._lock:
+                self.results.append(result)
+            self._checks.append(self._checker.submit(self._check, result, old.response_id))
 
     def run(self) -> list[Result]:
         """Run to the end (or until `stop`); returns every answer that ended (verified, when it has tests)."""
         try:
+            self._judge_logged()
             self._run()
         finally:
             if self._checker is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from workbench.batch import Batch, Item, Result, Tally, summary
+from workbench.batch import Batch, Item, Recheck, Result, Tally, summary
 from workbench.core import Request
 from workbench.redact import terminal_safe
 
@@ -67,8 +67,9 @@ def build_items(args: list[str], settings, vars_: dict[str, str], tag: str | Non
     return items, warnings
 
 
-def resume_state(store, session_id: int) -> tuple[set, dict, dict]:
-    """(complete (key, repeat, model) set, (key, repeat) → prompt id, the session's stored args)."""
+def resume_state(store, session_id: int) -> tuple[set, dict, dict, list]:
+    """(complete (key, repeat, model) set, (key, repeat) → prompt id, the session's stored args, and the
+    complete answers with no verification yet: a kill during a test run left them unjudged)."""
     def read(db):
         row = db.execute("SELECT args FROM sessions WHERE id = ?", [session_id]).fetchone()
         if row is None:
@@ -79,7 +80,11 @@ def resume_state(store, session_id: int) -> tuple[set, dict, dict]:
         ids = {(k, r): pid for pid, k, r in db.execute(
             "SELECT id, prompt_key, repeat FROM prompts WHERE session_id = ? AND prompt_key IS NOT NULL",
             [session_id]).fetchall()}
-        return done, ids, json.loads(row[0] or "{}")
+        unjudged = [Recheck(k, r, m, rid, text) for k, r, m, rid, text in db.execute(
+            "SELECT p.prompt_key, p.repeat, r.model_name, r.id, r.text FROM responses r "
+            "JOIN prompts p ON p.id = r.prompt_id WHERE p.session_id = ? AND r.status = 'complete' "
+            "AND NOT EXISTS (SELECT 1 FROM verifications v WHERE v.response_id = r.id)", [session_id]).fetchall()]
+        return done, ids, json.loads(row[0] or "{}"), unjudged
 
     state = store.submit(read).result(30)
     if state is None:

@@ -68,10 +68,10 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     store = open_store(settings)  # a bad log fails before any model is loaded
     engines: list = []
     try:
-        skip, prompt_ids, stored = (set(), {}, {})
+        skip, prompt_ids, stored, unjudged = (set(), {}, {}, [])
         if resume is not None:
             try:
-                skip, prompt_ids, stored = resume_state(store, resume)
+                skip, prompt_ids, stored, unjudged = resume_state(store, resume)
             except RunError as exc:
                 raise Problem(str(exc)) from None
         prompts = prompts or tuple(stored.get("prompts", ()))
@@ -111,7 +111,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         warm_up({e.spec.engine for e in chosen})  # before the clocks start: nobody's time to first token
         single = len(items) == 1 and repeat == 1 and resume is None
         batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel") or 1,
-                      recorder=recorder, skip=skip, prompt_ids=prompt_ids)
+                      recorder=recorder, skip=skip, prompt_ids=prompt_ids, recheck=unjudged)
         # A write that fails stops the batch: answers that cannot be logged are not evidence.
         recorder.on_error = lambda _message: batch.stop()
         reporter = Reporter(batch.tally.total, live=stderr_is_tty() and not as_json) if not single else None

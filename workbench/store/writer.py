@@ -119,6 +119,11 @@ class Store:
         """A failed write as one line naming the log."""
         if isinstance(exc, StoreError):
             return str(exc)
+        text = str(exc).lower()
+        if "malformed" in text or "corrupt" in text or "not a database" in text:
+            # Found while writing, so the file was a log when it was opened: a page is damaged since.
+            return (f"{self.path}: the log file is damaged ({exc}); export what it holds and start a new "
+                    "one with --db")
         if isinstance(exc, (sqlite3.Error, OSError)):
             return _explain(self.path, exc)
         return f"{self.path}: {type(exc).__name__}: {exc}"
@@ -525,19 +530,19 @@ class Recorder:
         db.execute("UPDATE votes SET retracted_at = ? WHERE prompt_id = ? AND retracted_at IS NULL",
                    [now_iso(), prompt_id])
 
-    def verified(self, answer: Answer, verdict) -> Future:
-        """Log a verification of an answer (after its row exists)."""
-        row = {"created_at": now_iso(), "outcome": verdict.outcome, "passed": verdict.passed,
+    def verified(self, answer: Answer, verdict, response_id: int | None = None) -> Future:
+        """Log a verification of an answer (after its row exists), or of the row `response_id`."""
+        fields = {"created_at": now_iso(), "outcome": verdict.outcome, "passed": verdict.passed,
                "total": verdict.total, "exit_status": verdict.exit_status,
                "duration_ms": round(verdict.duration_ms, 1), "language": verdict.language,
                "isolated_network": int(verdict.isolated_network), "note": verdict.note,
                "stdout": verdict.stdout, "stderr": verdict.stderr}
 
         def write(db) -> int:
-            response_id = self._row(db, answer)
-            if response_id is None:
+            row = response_id if response_id is not None else self._row(db, answer)
+            if row is None:
                 raise StoreError(f"{self.store.path}: {answer.model}'s answer is not in the log")
-            return db["verifications"].insert({"response_id": response_id, **row}).last_pk
+            return db["verifications"].insert({"response_id": row, **fields}).last_pk
 
         return self._submit(write, "the test run")
 
