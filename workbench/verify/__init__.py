@@ -94,7 +94,8 @@ def verify(answer_text: str, prompt: PromptFile | None, language: str | None = N
     started = time.monotonic()
     try:
         run = sandbox.run(plan.files, plan.argv, limits=limits, allow_network=allow_network,
-                          stdin=plan.stdin, expose=plan.expose, plain_program=plan.plain_program)
+                          stdin=plan.stdin, expose=plan.expose, plain_program=plan.plain_program,
+                          peer=plan.peer, env=plan.env)
     except OSError as exc:  # the machine would not start the sandbox at all
         return Verdict("error", language=language, duration_ms=(time.monotonic() - started) * 1000,
                        note=f"the sandbox could not start: {exc}")

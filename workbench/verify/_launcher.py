@@ -125,7 +125,7 @@ def _build_root(cfg: dict) -> None:
     os.makedirs(root + "/proc")
     os.makedirs(root + "/tmp")
     _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,nr_inodes=16384,mode=1777")
-    _stage_files(cfg, root + WORK)
+    _stage_sides(cfg, root)  # before the chroot, while the app's staging folder is in sight
     writable = (root + "/tmp", root + "/dev/shm")
     for point, opts in _mountinfo():
         if (point == root or point.startswith(root + "/")) and point not in writable:
@@ -136,14 +136,26 @@ def _build_root(cfg: dict) -> None:
     socket.sethostname("sandbox")
 
 
-def _stage_files(cfg: dict, work: str) -> None:
-    """Copy the run's files into the command's working folder, owned by the command's user."""
-    os.makedirs(work, mode=0o700)
-    for name in os.listdir(cfg["files"]):
-        shutil.copyfile(os.path.join(cfg["files"], name), os.path.join(work, name))
-        os.chmod(os.path.join(work, name), 0o644)
-    if cfg.get("uid") is not None:
-        os.chown(work, cfg["uid"], cfg["gid"])
+def _stage_files(src: str, folder: str, side: dict) -> None:
+    """Copy a side's files into its own folder, owned by that side's user (the other side cannot read them)."""
+    owned = side.get("uid") is not None
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    for name in os.listdir(src):
+        shutil.copyfile(os.path.join(src, name), os.path.join(folder, name))
+        os.chmod(os.path.join(folder, name), 0o700 if owned else 0o755)
+        if owned:
+            os.chown(os.path.join(folder, name), side["uid"], side["gid"])
+    if owned:
+        os.chown(folder, side["uid"], side["gid"])
+
+
+def _stage_sides(cfg: dict, root: str) -> None:
+    """Each side's files in its folder under `root`; a working folder the two share is world-writable."""
+    for side in [cfg["main"]] + ([cfg["peer"]] if cfg.get("peer") else []):
+        _stage_files(side["files"], root + side["dir"], side)
+        if side["work"] != side["dir"]:
+            os.makedirs(root + side["work"], exist_ok=True)
+            os.chmod(root + side["work"], 0o777)  # not sticky: the answer may rename what the tests made
 
 
 def _limit(cfg: dict) -> None:
@@ -160,86 +172,128 @@ def _limit(cfg: dict) -> None:
         resource.setrlimit(res, value)
 
 
-def _drop_privileges(cfg: dict) -> None:
-    """Become the throwaway user (when started as root) and forbid gaining privileges again."""
-    if cfg.get("uid") is not None:
+def _drop_privileges(side: dict) -> None:
+    """Become the side's throwaway user (when started as root); no ptrace of it by anyone else."""
+    if side.get("uid") is not None:
         os.setgroups([])
-        os.setresgid(cfg["gid"], cfg["gid"], cfg["gid"])
-        os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
-    _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    _call(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")  # no ptrace of init or its fds
+        os.setresgid(side["gid"], side["gid"], side["gid"])
+        os.setresuid(side["uid"], side["uid"], side["uid"])
+    _call(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
 
 
-def _exec_command(cfg: dict, workdir: str) -> None:
-    """In the forked child: own session, fds 0-4 in place, everything else closed, exec."""
+def _exec_side(cfg: dict, side: dict, fds: dict[int, int]) -> None:
+    """In a forked child of init: own session, limits, its user, fds 0-2 and `fds` in place, exec."""
     try:
         os.setsid()
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)  # Python ignores some; an exec keeps what is ignored
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        os.chdir(workdir)
-        os.dup2(os.open(cfg["stdin"] or os.devnull, os.O_RDONLY), 0)
-        os.dup2(HIGH_FD, 3)
-        os.dup2(HIGH_FD + 1, 4)
-        os.closerange(5, 1 << 16)
-        os.execve(cfg["argv"][0], cfg["argv"], cfg["env"])
+        _limit(cfg)
+        os.umask(side.get("umask", 0o022))
+        _drop_privileges(side)
+        os.chdir(side["work"])
+        os.dup2(os.open(side.get("stdin") or os.devnull, os.O_RDONLY), 0)
+        for target, source in sorted(fds.items()):
+            os.dup2(source, target)  # sources are all at HIGH_FD and above, so none is overwritten
+        os.closerange(max(fds, default=2) + 1, 1 << 16)
+        os.execve(side["argv"][0], side["argv"], side["env"])
     except BaseException as exc:  # noqa: BLE001 - anything here means the command never started
         try:
-            os.write(2, f"sandbox: cannot start {cfg['argv'][0]}: {exc}\n".encode())
+            os.write(2, f"sandbox: cannot start {side['argv'][0]}: {exc}\n".encode())
         finally:
             os._exit(127)
 
 
-def _supervise(cfg: dict, workdir: str, full: bool) -> None:
-    """Init of the sandbox: limits, unprivileged user, start the command, reap, report its status."""
+def _high(fd: int, at: int) -> int:
+    """Move `fd` to `at` (out of the way of fds 0-7 of the children)."""
+    os.dup2(fd, at)
+    os.close(fd)
+    return at
+
+
+def _supervise(cfg: dict, full: bool) -> None:
+    """Init of the sandbox: start the command (and its peer), reap, report their statuses."""
     if full:
         _mount("proc", cfg["root"] + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         os.chroot(cfg["root"])
         os.chdir("/")
-    _limit(cfg)
-    _drop_privileges(cfg)
-    if full:  # after the uid change, which clears it: init dies with the launcher (and the namespace with it)
-        _call(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    _call(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")  # no ptrace of init or its fds
+    main, peer = cfg["main"], cfg.get("peer")
+    fds = {3: HIGH_FD, 4: HIGH_FD + 1}
+    if peer:  # the only link between the two: a socket pair (the peer never gets fds 3 and 4)
+        kind = socket.SOCK_SEQPACKET if peer.get("channel") == "seqpacket" else socket.SOCK_STREAM
+        ours, theirs = socket.socketpair(socket.AF_UNIX, kind)
+        fds[5] = _high(ours.detach(), HIGH_FD + 3)
+        peer_sock = _high(theirs.detach(), HIGH_FD + 4)
+        ready_r, ready_w = os.pipe()
+        if peer.get("wait_ready"):
+            fds[6] = _high(ready_w, HIGH_FD + 5)
     pid = os.fork()
     if pid == 0:
-        _exec_command(cfg, workdir)
-    status = None
-    while True:
+        _exec_side(cfg, main, fds)
+    statuses: dict[int, tuple] = {}
+    peer_pid = None
+    if peer:
+        os.close(fds[5])
+        os.close(fds.get(6, ready_w))
+        os.read(ready_r, 1)  # the command is out of the peer's reach (non-dumpable) before the peer starts
+        os.close(ready_r)
+        peer_pid = os.fork()
+        if peer_pid == 0:
+            os.close(HIGH_FD)  # the result channel and the nonce stay with init and the command
+            os.close(HIGH_FD + 1)
+            _exec_side(cfg, peer, {3: peer_sock})
+        os.close(peer_sock)
+    while pid not in statuses:
         try:
-            got, wstatus = os.waitpid(-1, 0)
+            got, wstatus, usage = os.wait4(-1, 0)
         except ChildProcessError:
             break
         except InterruptedError:
             continue
-        if got == pid:
-            status = wstatus
-            break
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    _report(cfg, event="exit", status=status, cpu_s=usage.ru_utime + usage.ru_stime)
+        statuses[got] = (wstatus, usage.ru_utime + usage.ru_stime)
+    status, cpu = statuses.get(pid, (None, 0.0))
+    peer_status, peer_cpu = statuses.get(peer_pid, (None, 0.0))
+    _report(cfg, event="exit", status=status, cpu_s=cpu, peer_status=peer_status, peer_cpu_s=peer_cpu)
     os._exit(0)
 
 
-def _plain_workdir(cfg: dict) -> str:
-    """The run's own folder on the host, for plain mode."""
-    work = os.path.join(os.path.dirname(cfg["files"]), "work")
-    _stage_files(cfg, work)
-    return work
+def _watch_parent(cfg: dict) -> None:
+    """Die with the app: SIGKILL when it goes (and at once if it already has)."""
+    _call(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if os.getppid() != cfg["app_pid"]:
+        os._exit(96)
+
+
+def _wall_clock(cfg: dict, pid: int) -> None:
+    """Kill `pid` (init: the namespace dies with it) at the wall-clock limit, even if the app is gone."""
+    def expire(_sig, _frame):
+        _report(cfg, event="timeout")
+        os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, cfg["limits"]["wall_s"])
 
 
 def main() -> None:
     """Read the config, set up the sandbox and run the command; the exit status is ours, not the command's."""
     cfg = json.loads(sys.argv[1])
+    _watch_parent(cfg)
     os.umask(0o022)  # the folders made here must be searchable by the throwaway user, whatever the app's umask
     for i, fd in enumerate((cfg["result_fd"], cfg["nonce_fd"], cfg["report_fd"])):
         os.dup2(fd, HIGH_FD + i)
         os.close(fd)
     cfg["report_fd"] = HIGH_FD + 2
-    os.set_inheritable(HIGH_FD, True)
-    os.set_inheritable(HIGH_FD + 1, True)
+    if cfg.get("cgroup"):
+        with open(cfg["cgroup"], "w") as f:  # this process and all it starts count against one memory limit
+            f.write(str(os.getpid()))
     if cfg["mode"] == "plain":
         _report(cfg, event="started", isolated_network=False, mode="plain")
         try:
-            _supervise(cfg, _plain_workdir(cfg), full=False)
+            _stage_sides(cfg, "/")
+            _wall_clock(cfg, os.getpid())
+            _supervise(cfg, full=False)
         except BaseException as exc:  # noqa: BLE001
             _report(cfg, event="failed", reason=f"{type(exc).__name__}: {exc}")
             os._exit(98)
@@ -252,11 +306,13 @@ def main() -> None:
     _report(cfg, event="started", isolated_network=True, mode="full")
     pid = os.fork()  # the first child in the new PID namespace: its init
     if pid == 0:
-        try:
-            _supervise(cfg, WORK, full=True)
+        try:  # init dies with the launcher (and the namespace with it)
+            _call(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+            _supervise(cfg, full=True)
         except BaseException as exc:  # noqa: BLE001
             _report(cfg, event="failed", reason=f"{type(exc).__name__}: {exc}")
             os._exit(98)
+    _wall_clock(cfg, pid)
     while True:
         try:
             os.waitpid(pid, 0)

@@ -1,58 +1,47 @@
-"""Runs inside the sandbox (never imported by the app): the answer's code, then each named test.
+"""Runs inside the sandbox as the tests' own user (never imported by the app): the tests' process.
 
-Usage: python -I -u _runner.py TEST_NAME...   (in a folder holding answer.py and tests.py)
+Usage: python -E -s -u _runner.py TEST_NAME...   (in a folder holding tests.py and _rpc.py)
 
-The answer's code runs first, as module `answer`, top to bottom; the tests block runs after it
-in the same namespace, then each test function is called in order. Results go to fd 3, one line
-each, prefixed with the run's nonce, which is read from fd 4 only once the answer's code has run:
-`pass NAME`, `fail NAME`, `load-error answer|tests TYPE`, and `done` after the last test. A run
-that ends without `done` (the code called sys.exit, os._exit or was killed) did not pass.
+The answer's code runs in another process, as another user (`_answer.py`); this one never runs
+it. The tests block runs here with the answer's globals in its namespace (plain data as values,
+functions, classes and other objects as handles whose calls go to the answer's process), then
+each test function is called in order. Results go to fd 3, one line each, prefixed with the
+run's nonce (fd 4): `pass NAME`, `fail NAME`, `load-error answer|tests TYPE`, `load-exit` (the
+answer's process ended before the tests), `gone NAME` (it ended during that test), and `done`.
 """
 
 import asyncio
 import builtins
+import ctypes
 import inspect
 import os
+import socket
 import sys
 import tempfile
-import traceback
-import types
 from pathlib import Path
 
-_nonce = None
+import _rpc
+
+PR_SET_DUMPABLE = 4
+SERVED = _rpc.serving({  # all the answer may do with what the tests hand it: call it, ask its truth and text
+    "call": lambda t, a, k, m: t(*a, **k),
+    "bool": lambda t, a, k, m: bool(t),
+    "str": lambda t, a, k, m: str(t),
+    "repr": lambda t, a, k, m: repr(t),
+})
+NONCE = ""
 
 
 def _send(line):
-    """One result line on fd 3, tagged with the nonce (read on first use)."""
-    global _nonce
-    if _nonce is None:
-        try:
-            _nonce = os.read(4, 256).decode().strip()
-            os.close(4)
-        except OSError:
-            _nonce = ""
-    os.write(3, f"{_nonce} {line}\n".encode())
+    """One result line on fd 3, tagged with the nonce."""
+    os.write(3, f"{NONCE} {line}\n".encode())
 
 
 def _show(exc, label):
     """The traceback of a failure, without this runner's own frames."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
     sys.stdout.flush()
     print(f"{label}:", file=sys.stderr)
-    traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
-
-
-def _load(namespace, path, label):
-    """Run one file in the namespace; report and stop the run if it raises."""
-    source = Path(path).read_text(encoding="utf-8")
-    try:
-        exec(compile(source, path, "exec"), namespace)
-    except Exception as exc:  # SystemExit is not caught: leaving before the tests means no pass
-        _show(exc, f"ERROR while running {path}")
-        _send(f"load-error {label} {type(exc).__name__}")
-        _finish(1)
+    print(_rpc.formatted(exc, (__file__, _rpc.__file__)), file=sys.stderr)
 
 
 def _resolve(namespace, name):
@@ -69,7 +58,8 @@ def _call(fn):
     kwargs = {}
     for param in inspect.signature(fn).parameters.values():
         if param.name == "tmp_path":
-            kwargs["tmp_path"] = Path(tempfile.mkdtemp(dir="."))
+            kwargs["tmp_path"] = Path(tempfile.mkdtemp())
+            kwargs["tmp_path"].chmod(0o777)  # the answer's process may read (and write) what the test puts there
         elif param.default is inspect.Parameter.empty and param.kind not in (param.VAR_POSITIONAL,
                                                                              param.VAR_KEYWORD):
             raise TypeError(f"the test needs a pytest fixture this runner does not have: {param.name}")
@@ -84,15 +74,45 @@ def _finish(code):
     os._exit(code)
 
 
+def _start():
+    """Out of reach first (no ptrace, no /proc/PID/fd), then let init start the answer's process."""
+    global NONCE
+    prctl = ctypes.CDLL(None).prctl
+    prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+    if prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        _finish(2)
+    os.close(6)
+    NONCE = os.read(4, 256).decode().strip()
+    os.close(4)
+    peer = _rpc.Peer(socket.socket(fileno=5), "t", SERVED, __file__)
+    try:
+        hello = peer.read_one()
+    except _rpc.Gone:
+        _send("load-exit")
+        _finish(1)
+    if "load-error" in hello:
+        _send(f"load-error answer {str(hello['load-error'])[:100].replace(' ', '_')}")
+        _finish(1)
+    try:
+        names = {str(k): peer.decode(v) for k, v in dict(hello["ready"]).items()}
+    except (TypeError, KeyError, ValueError, RecursionError):
+        _send("load-exit")
+        _finish(1)
+    peer.start()
+    return peer, names
+
+
 def main():
-    """Load the answer, then the tests, then run each test named on the command line."""
-    module = types.ModuleType("answer")
-    module.__file__ = os.path.abspath("answer.py")
-    module.__builtins__ = builtins
-    sys.modules["answer"] = module
-    namespace = module.__dict__
-    _load(namespace, "answer.py", "answer")
-    _load(namespace, "tests.py", "tests")
+    """Wait for the answer's globals, load the tests, then run each test named on the command line."""
+    peer, names = _start()
+    namespace = {"__name__": "tests", "__builtins__": builtins, **names}
+    source = Path("tests.py").read_text(encoding="utf-8")
+    try:
+        exec(compile(source, "tests.py", "exec"), namespace)
+    except Exception as exc:  # noqa: BLE001
+        _show(exc, "ERROR while running tests.py")
+        _send(f"load-error tests {type(exc).__name__}")
+        _finish(1)
     failed = 0
     for name in sys.argv[1:]:
         try:
@@ -103,7 +123,7 @@ def main():
         except BaseException as exc:  # a test that calls sys.exit fails; it does not end the run
             failed += 1
             _show(exc, f"FAILED {name}")
-            _send(f"fail {name}")
+            _send(f"{'gone' if peer.gone is not None else 'fail'} {name}")
         else:
             _send(f"pass {name}")
     total = len(sys.argv) - 1

@@ -14,29 +14,44 @@ The conventions are those of the prompt library's `## Tests` blocks:
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import shutil
+import secrets
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from workbench.verify.limits import Limits
-from workbench.verify.sandbox import PATH, RunResult
+from workbench.verify.sandbox import PATH, Peer, RunResult
 
 HERE = Path(__file__).parent
 RUNNABLE = ("python", "javascript", "sql", "bash")
-_JS_TRAILER = """
-;{
+_JS_PRELUDE = """{
   const wbFs = require('node:fs');
+  const wbWrite = wbFs.writeSync;
   let wbNonce = '';
-  try { wbNonce = wbFs.readFileSync(4, 'utf8').trim(); } catch (e) { wbNonce = ''; }
-  process.on('exit', (code) => { try { wbFs.writeSync(3, `${wbNonce} exit ${code}\\n`); } catch (e) { /* gone */ } });
+  try { wbNonce = wbFs.readFileSync(4, 'utf8').trim(); wbFs.closeSync(4); } catch (e) { wbNonce = ''; }
+  let wbTaken = false;
+  Object.defineProperty(globalThis, 'KEY', { configurable: true, enumerable: false, get() {
+    delete globalThis.KEY;
+    if (wbTaken) return () => {};
+    wbTaken = true;
+    return () => process.on('exit', (code) => { try { wbWrite(3, `${wbNonce} exit ${code}\\n`); } catch (e) { /* gone */ } });
+  } });
 }
 """
+"""Put before the answer's code: takes the nonce before the answer runs (fd 4 is closed after) and
+hands the trailer, once, the one way to report; an answer that takes it first leaves the trailer none."""
+_JS_TRAILER = "\n;globalThis.KEY();\n"
 """Appended after the tests: proves the tests were reached, and reports the exit code at the very end."""
+_JS_FLAGS = ("--experimental-permission", "--allow-fs-read=/tmp/*", "--allow-fs-write=/tmp/*",
+             "--disable-warning=ExperimentalWarning")
+"""Node's permission model: no /proc/self/mem, inspector, child processes or workers to reach the nonce with."""
 
 
 class NoRunner(Exception):
@@ -68,6 +83,10 @@ class Plan:
     expose: tuple[str, ...] = ()
     plain_program: str | None = None
     """An interpreter any user may run, for machines where argv[0] cannot be exposed (see sandbox.run)."""
+    peer: Peer | None = None
+    """The answer's own process beside the tests' (see sandbox.Peer)."""
+    env: dict[str, str] | None = None
+    """Extra environment for the command."""
 
 
 def plan(language: str, code: str, tests: str | None, limits: Limits) -> Plan:
@@ -155,14 +174,17 @@ def _python(code: str, tests: str | None, limits: Limits) -> Plan:
         return Plan({"answer.py": code}, [exe, "-I", "-u", "answer.py"], _run_only(limits), expose=prefix,
                     plain_program=_system_python())
     names = python_test_names(tests)
-    runner = (HERE / "_py_runner.py").read_text(encoding="utf-8")
-    files = {"answer.py": code, "tests.py": tests, "_runner.py": runner}
+    rpc = (HERE / "_py_rpc.py").read_text(encoding="utf-8")
+    files = {"tests.py": tests, "_runner.py": (HERE / "_py_runner.py").read_text(encoding="utf-8"), "_rpc.py": rpc}
+    answer = Peer({"answer.py": code, "_answer.py": (HERE / "_py_answer.py").read_text(encoding="utf-8"),
+                   "_rpc.py": rpc}, [exe, "-E", "-s", "-u", "_answer.py"], wait_ready=True)
 
     def judge(run: RunResult) -> Judgement:
         total = len(names) or 1
         lines = run.results
         passed = len({ln[5:] for ln in lines if ln.startswith("pass ")} & set(names)) if names else 0
-        failed = [ln[5:] for ln in lines if ln.startswith("fail ")]
+        failed = [ln.split(" ", 1)[1] for ln in lines if ln.startswith(("fail ", "gone "))]
+        gone = next((ln[5:] for ln in lines if ln.startswith("gone ")), None)
         load = next((ln.split()[1:] for ln in lines if ln.startswith("load-error ")), None)
         done = "done" in lines
         when = "finished" if passed or failed else "ran"
@@ -174,11 +196,15 @@ def _python(code: str, tests: str | None, limits: Limits) -> Plan:
             where, kind = (load + ["?", "?"])[:2]
             what = "the code" if where == "answer" else "the tests"
             return Judgement("error", 0, total, f"{what} raised {kind} before the tests ran")
+        if "load-exit" in lines:
+            return Judgement("fail", 0, total, f"the code exited{_how(run.peer_status)} before the tests ran")
         if not done:
             why = stopped(run, limits)
             if why:
                 return Judgement("error", passed, total, f"{why} before the tests {when}")
-            return Judgement("fail", passed, total, f"the code exited (status {run.status}) before the tests {when}")
+            return Judgement("fail", passed, total, f"the tests exited (status {run.status}) before they {when}")
+        if gone is not None:
+            return Judgement("fail", passed, total, f"the code exited{_how(run.peer_status)} during {gone}")
         if not names:
             ok = run.status == 0
             return Judgement("pass" if ok else "fail", int(ok), 1)
@@ -186,8 +212,20 @@ def _python(code: str, tests: str | None, limits: Limits) -> Plan:
             return Judgement("pass", passed, total)
         return Judgement("fail", passed, total, _failed_note(failed, total))
 
-    return Plan(files, [exe, "-I", "-u", "_runner.py", *names], judge, expose=prefix,
-                plain_program=_system_python())
+    return Plan(files, [exe, "-E", "-s", "-u", "_runner.py", *names], judge, expose=prefix,
+                plain_program=_system_python(), peer=answer)
+
+
+def _how(status: int | None) -> str:
+    """How the answer's process ended, for a note."""
+    if status is None:
+        return ""
+    if status < 0:
+        try:
+            return f" (killed by {signal.Signals(-status).name})"
+        except ValueError:
+            return f" (signal {-status})"
+    return f" (status {status})"
 
 
 def _failed_note(failed: list[str], total: int) -> str:
@@ -210,7 +248,9 @@ def _javascript(code: str, tests: str | None, limits: Limits) -> Plan:
     if tests is None:
         return Plan({"answer.js": code}, [node, heap, "answer.js"], _run_only(limits), expose=prefix)
     uses_node_test = "node:test" in tests
-    main = f"{code.rstrip()}\n;\n{tests.rstrip()}\n{_JS_TRAILER}"
+    key = f"wb{secrets.token_hex(8)}"
+    main = (f"{_JS_PRELUDE.replace('KEY', key)};\n{code.rstrip()}\n;\n{tests.rstrip()}\n"
+            f"{_JS_TRAILER.replace('KEY', key)}")
 
     def judge(run: RunResult) -> Judgement:
         exits = [ln for ln in run.results if ln.startswith("exit ")]
@@ -236,7 +276,17 @@ def _javascript(code: str, tests: str | None, limits: Limits) -> Plan:
         names = re.findall(r"^not ok \d+ - (.*)$", run.stdout, re.M)
         return Judgement("fail", passed, total, _failed_note(names, total) if names else f"exit status {run.status}")
 
-    return Plan({"main.js": main}, [node, heap, "main.js"], judge, expose=prefix)
+    return Plan({"main.js": main}, [node, heap, *_node_permissions(node), "main.js"], judge, expose=prefix)
+
+
+@functools.cache
+def _node_permissions(node: str) -> tuple[str, ...]:
+    """The permission-model flags, where this node has them (Node 20.11 and later)."""
+    try:
+        ok = subprocess.run([node, *_JS_FLAGS, "-e", "0"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return _JS_FLAGS if ok else ()
 
 
 def sql_expectation(tests: str) -> tuple[str, list[str]]:
@@ -307,4 +357,10 @@ def _bash(code: str, tests: str | None, limits: Limits) -> Plan:
                                                          or f"exit status {run.status}")
         return Judgement("fail", passed, total, note)
 
-    return Plan({"answer.sh": code, "tests.sh": tests}, [bash, "tests.sh"], judge)
+    exe, prefix = _python_exe()
+    shim = (HERE / "_bash_shim.py").read_text(encoding="utf-8").replace("PYTHON", exe).replace("BASH_PATH", bash)
+    answer = Peer({"answer.sh": code, "_broker.py": (HERE / "_bash_broker.py").read_text(encoding="utf-8")},
+                  [exe, "-E", "-s", "{own}/_broker.py", bash, "{own}/answer.sh"], channel="seqpacket",
+                  shared_work=True)
+    return Plan({"tests.sh": tests, "bash": shim}, [bash, "{own}/tests.sh"], judge, expose=prefix,
+                peer=answer, env={"PATH": "{own}:" + PATH}, plain_program=None)
