@@ -20,6 +20,8 @@ Modes:
   hugeusage streams a short answer, then usage of 1e30 tokens
   html200   answers 200 with an HTML page instead of a stream
   json200   answers 200 with a whole (non-stream) chat.completion object
+  ok        streams a short, well-formed answer with usage
+  mixed     like `ok`, but about 1 request in 20 gets one of the faults above (seeded: the soak benchmark)
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ FAKE_KEY = "wb-test-key-not-real"
 KEY_ENV = "WB_TEST_KEY"
 
 MODES = ("429", "500", "drop", "error", "stall", "hang", "endless", "echo400", "echo503", "echokey", "hugeusage",
-         "html200", "json200")
+         "html200", "json200", "ok", "mixed")
+MIXED_FAULTS = ("429", "500", "drop", "error", "echo400", "hugeusage", "html200")
 
 
 def chunk(content: str | None = None, finish: str | None = None) -> dict:
@@ -67,6 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         mode = self.path.strip("/").split("/", 1)[0]
         self.server.requests.append((mode, self.path, dict(self.headers), body))
+        if mode == "mixed":
+            with self.server.lock:
+                mode = self.server.rng.choice(MIXED_FAULTS) if self.server.rng.random() < 0.05 else "ok"
         if mode == "429":
             self._json(429, {"error": {"message": "Rate limit reached for fake-model", "type": "rate_limit_error",
                                        "code": "rate_limit_exceeded"}})
@@ -84,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                              "model": "fake-model", "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": "a whole answer, not a stream"}}]})
-        elif mode in ("echokey", "hugeusage"):
+        elif mode in ("echokey", "hugeusage", "ok"):
             self._special_stream(mode)
         elif mode == "hang":
             self.server.stop.wait()
@@ -125,8 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._event(chunk("Short answer."))
             self._event(chunk(finish="stop"))
-            self._event({**chunk(), "choices": [], "usage": {"prompt_tokens": 1e30, "completion_tokens": 1e30,
-                                                              "total_tokens": 2e30}})
+            count = 1e30 if mode == "hugeusage" else 3
+            self._event({**chunk(), "choices": [], "usage": {"prompt_tokens": count, "completion_tokens": count,
+                                                              "total_tokens": 2 * count}})
         self._send_chunk(b"data: [DONE]\n\n")
         self._send_chunk(b"")
 
@@ -178,6 +185,8 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.stop = threading.Event()
         self.requests: list[tuple[str, str, dict, bytes]] = []
+        self.lock = threading.Lock()
+        self.rng = __import__("random").Random(20261129)
         self.disconnects: list[float] = []
 
 

@@ -184,3 +184,36 @@ def test_run_failure_exits_1_with_the_error_in_the_record(workbench_home: Path) 
     assert answer["status"] == "failed"
     assert_one_line(answer["error"], FAKE_KEY)
     assert "connect" in answer["error"]
+
+
+# -- a broken prompt file in the user's library is an error, not literal text ---------------------------
+
+def _replay_model(workbench_home: Path, tmp_path: Path) -> None:
+    answer = tmp_path / "answer.md"
+    answer.write_text("stored answer", encoding="utf-8")
+    (workbench_home / "config.toml").write_text(f'[[models]]\nname = "r"\nengine = "replay"\npath = "{answer}"\n')
+
+
+@pytest.mark.parametrize("name", ["game-of-life", "my-own-prompt"])  # shadowing a shipped prompt, or not
+def test_run_a_broken_library_prompt_names_its_file(workbench_home: Path, tmp_path: Path, name: str) -> None:
+    _replay_model(workbench_home, tmp_path)
+    folder = workbench_home / "prompts"
+    folder.mkdir()
+    broken = folder / f"{name}.md"
+    broken.write_text("---\ntitel: typo\n---\nThe real prompt.\n", encoding="utf-8")
+    result = invoke("run", name, "-m", "r", "--db", str(tmp_path / "log.db"))
+    assert result.exit_code == 2, (result.stdout, result.stderr)  # once: the name itself was sent, exit 0
+    line = error_line(result)
+    assert f"{broken}:2:" in line and "titel" in line
+
+
+def test_check_against_a_broken_library_prompt_names_its_file(workbench_home: Path, tmp_path: Path) -> None:
+    folder = workbench_home / "prompts"
+    folder.mkdir()
+    broken = folder / "game-of-life.md"
+    broken.write_text("---\ntitel: typo\n---\nThe real prompt.\n", encoding="utf-8")
+    answer = tmp_path / "answer.md"
+    answer.write_text("```python\nprint(1)\n```\n", encoding="utf-8")
+    result = invoke("check", str(answer), "--prompt", "game-of-life")
+    assert result.exit_code == 2
+    assert f"{broken}:2:" in error_line(result)

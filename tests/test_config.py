@@ -159,3 +159,56 @@ def test_a_replay_model_comes_from_the_config_like_any_other(workbench_home: Pat
     text = "".join(e.text for e in engine.stream(Request("q"), Cancel()) if isinstance(e, Token))
     assert text == "stored words here"
     assert engine.identity().engine == "replay"
+
+
+# -- only a regular file of sensible size is read as config ----------------------------------------
+
+def test_a_fifo_config_is_refused_not_waited_on(workbench_home: Path) -> None:
+    import os
+
+    from bounded import cli, one_error_line
+
+    os.mkfifo(workbench_home / "config.toml")
+    line = one_error_line(cli("models", timeout=20))  # a blocking open would wait for a writer forever
+    assert str(workbench_home / "config.toml") in line and "not a regular file" in line
+
+
+def test_a_device_config_is_refused_without_reading_it(workbench_home: Path) -> None:
+    from bounded import cli, one_error_line
+
+    line = one_error_line(cli("--config", "/dev/zero", "models", timeout=20))  # once: MemoryError
+    assert "/dev/zero" in line and "not a regular file" in line
+
+
+def test_a_huge_config_is_refused(workbench_home: Path) -> None:
+    path = workbench_home / "config.toml"
+    path.write_text("# padding\n" * 200_000, encoding="utf-8")  # 2 MB of comments: valid TOML, too big
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert_one_line(str(err.value))
+    assert str(path) in str(err.value) and "MiB" in str(err.value)
+
+
+def test_a_nul_byte_in_a_path_names_the_model_and_key(workbench_home: Path) -> None:
+    path = write(workbench_home, '[[models]]\nname = "nul"\nengine = "llama"\npath = "/tmp/a\\u0000b.gguf"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert_one_line(message)
+    assert message.startswith(f"{path}: model 'nul'") and "'path'" in message and "NUL" in message
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("timeout", "-1"), ("timeout", "0"), ("timeout", "nan"), ("timeout", "inf"),
+    ("n_ctx", "0"), ("n_ctx", "-4096"), ("n_threads", "0"), ("n_threads", "-2"),
+    ("n_gpu_layers", "-2"), ("tokens_per_s", "nan"), ("tokens_per_s", "inf"),
+])
+def test_nonsensical_numbers_are_refused(workbench_home: Path, key: str, value: str) -> None:
+    engine = 'engine = "litellm"\nmodel = "openai/x"' if key == "timeout" else (
+        'engine = "replay"\npath = "/a.md"' if key == "tokens_per_s" else 'engine = "llama"\npath = "/x.gguf"')
+    path = write(workbench_home, f'[[models]]\nname = "m"\n{engine}\n{key} = {value}\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert_one_line(message)
+    assert message.startswith(f"{path}: model 'm'") and f"'{key}'" in message, message

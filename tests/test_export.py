@@ -518,3 +518,86 @@ def test_api_key_is_in_no_log_file_and_no_export(workbench_home: Path, leak_serv
     for where, text in outputs.items():
         for needle in (LEAK_KEY, "leak-test-key", LEAK_KEY.encode("utf-16-le").decode("latin-1")):
             assert needle not in text, f"the key leaked into {where}"
+
+
+# -- where -o may write ----------------------------------------------------------------------------
+
+def test_cli_export_writes_through_a_symlink_to_its_file(log, tmp_path: Path) -> None:
+    path, _ids = log
+    real = tmp_path / "real.jsonl"
+    real.write_text("old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(real)
+    result = invoke("export", "--format", "jsonl", "--db", str(path), "-o", str(link))
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and os.readlink(link) == str(real)  # the link is kept, its target replaced
+    assert len(real.read_text().splitlines()) == 6
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "link to device"])
+def test_cli_export_refuses_what_is_not_a_regular_file(log, tmp_path: Path, kind: str) -> None:
+    import stat
+
+    path, _ids = log
+    target = tmp_path / "out.jsonl"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:  # a node of its own (/dev/null's numbers), so a failing run replaces nothing of the system's
+        node = target if kind == "device" else tmp_path / "null"
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        if kind == "link to device":
+            target.symlink_to(node)
+    before = os.lstat(target)
+    line = error_line(invoke("export", "--format", "jsonl", "--db", str(path), "-o", str(target)))
+    assert str(target) in line and "not a regular file" in line
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)  # left as it was
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    import shutil
+    import subprocess
+
+    return shutil.which("chattr") is not None and subprocess.run(
+        ["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+def test_cli_export_onto_an_immutable_file_is_one_line(log, tmp_path: Path) -> None:
+    path, _ids = log
+    target = tmp_path / "locked.jsonl"
+    target.write_text("kept\n")
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i needs root on a file system that has it")
+    try:
+        line = error_line(invoke("export", "--format", "jsonl", "--db", str(path), "-o", str(target)))
+    finally:
+        _chattr("-i", target)
+    assert str(target) in line
+    assert target.read_text() == "kept\n"
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+
+
+def test_cli_export_onto_a_full_disk_is_one_line(log, tmp_path: Path) -> None:
+    import subprocess
+
+    path, _ids = log
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        with open(disk / "filler", "wb", buffering=0) as fh:  # fill it, so the export's first block cannot land
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError:
+                pass
+        target = disk / "out.jsonl"
+        line = error_line(invoke("export", "--format", "jsonl", "--db", str(path), "-o", str(target)))
+        assert str(target) in line and "No space left" in line
+        assert not target.exists() and [p.name for p in disk.iterdir()] == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

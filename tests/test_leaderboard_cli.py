@@ -337,3 +337,45 @@ async def test_rating_bars_share_one_scale():
         assert abs(high.index(MARKER) - (h0 + h1) / 2) <= 1  # the rating sits mid-interval
         assert "1200.0 +100/-100" in high and "900.0 +20/-20" in low
         assert "1000" in drawn[-1] and "1200" in drawn[-1]  # the scale's labels
+
+
+# -- bounded work and bounded input -------------------------------------------------------------------
+
+def test_too_many_bootstrap_rounds_is_refused_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import workbench.arena
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("the bootstrap must not start")
+
+    monkeypatch.setattr(workbench.arena, "leaderboard", never)  # 10^8 rounds once ran for days
+    battles = write_battles(tmp_path / "votes.jsonl", ARENA)
+    line = error_line(invoke("leaderboard", "--no-log", "--battles", str(battles), "--rounds", "100000000"))
+    assert "--rounds" in line and "10000" in line
+
+
+def test_the_most_rounds_allowed_still_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import workbench.arena
+
+    asked = []
+    real = workbench.arena.leaderboard
+
+    def quick(votes, rounds, **kwargs):  # 10000 real rounds take seconds: record the request, run a few
+        asked.append(rounds)
+        return real(votes, rounds=3, **kwargs)
+
+    monkeypatch.setattr(workbench.arena, "leaderboard", quick)
+    battles = write_battles(tmp_path / "votes.jsonl", ARENA)
+    board("leaderboard", "--no-log", "--battles", str(battles), "--rounds", "10000")
+    assert asked == [10000]
+
+
+def test_a_battles_file_that_is_not_a_regular_file_is_refused(tmp_path: Path):
+    import os
+
+    from bounded import cli, one_error_line
+
+    fifo = tmp_path / "votes.jsonl"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        line = one_error_line(cli("leaderboard", "--no-log", "--battles", path, timeout=20))
+        assert path in line and "not a regular file" in line

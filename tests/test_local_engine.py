@@ -235,3 +235,64 @@ def test_where_describes_cpu_and_gpu(smollm2: ModelSpec) -> None:
     assert gpu.where() == "GPU · all layers"
     gpu.info = {"gpu_offload": False}
     assert gpu.where() == "CPU · 2 threads (no GPU in this llama.cpp build)"
+
+
+# -- only regular files are hashed and loaded ----------------------------------------------------
+
+def test_a_device_or_fifo_is_not_a_model(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.gguf"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        reason = LocalEngine.check(ModelSpec(name="z", engine="llama", path=path))
+        assert reason and "not a regular file" in reason and path in reason, reason
+        assert_one_line(reason)
+    from bounded import python
+
+    # A blocking open of a FIFO waits for a writer forever: check it in a child that can time out.
+    done = python(f"from workbench.engines.local import check_gguf; print(check_gguf({str(fifo)!r}))", timeout=20)
+    assert done.returncode == 0 and "not a regular file" in done.stdout, done.stderr
+
+
+def test_the_fingerprint_hashes_only_regular_files(tmp_path: Path) -> None:
+    from bounded import python
+
+    # Once, hashing /dev/zero never ended (and its thread kept the process from exiting).
+    done = python(
+        "from workbench import fingerprint\n"
+        "from workbench.store import Store\n"
+        "try:\n"
+        "    fingerprint.file_sha256('/dev/zero')\n"
+        "except (OSError, ValueError) as exc:\n"
+        "    print('refused:', exc)\n"
+        f"store = Store({str(tmp_path / 'log.db')!r})\n"
+        "future = store.file_sha256('/dev/zero')\n"
+        "print('store:', future.exception(timeout=10) is not None or future.result() is None)\n"
+        "store.close()\n", timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "refused: /dev/zero: not a regular file" in done.stdout and "store: True" in done.stdout, done.stdout
+
+
+# -- worker logs live under $WORKBENCH_HOME/logs and do not outlive a killed app ----------------------
+
+def test_worker_logs_live_under_workbench_home(workbench_home: Path, smollm2: ModelSpec) -> None:
+    engine = LocalEngine(smollm2, n_threads=1)
+    assert Path(engine._log).parent == workbench_home / "logs"
+    assert Path(engine._log).name.startswith(f"workbench-{os.getpid()}-{smollm2.name}-")
+
+
+def test_stale_worker_logs_are_removed_at_the_next_start(workbench_home: Path, smollm2: ModelSpec) -> None:
+    import subprocess
+    import sys
+
+    logs = workbench_home / "logs"
+    logs.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)  # a process that has exited: its log is a leftover of a kill
+    stale = logs / f"workbench-{dead_pid}-smollm2-abc.log"
+    live = logs / f"workbench-{os.getppid()}-other-def.log"  # a running process's log stays
+    unrelated = logs / "notes.txt"
+    for path in (stale, live, unrelated):
+        path.write_text("x")
+    LocalEngine(smollm2, n_threads=1)
+    assert not stale.exists()
+    assert live.exists() and unrelated.exists()

@@ -402,3 +402,24 @@ def test_prompt_error_survives_pickling() -> None:
 
     err = pickle.loads(pickle.dumps(PromptError(Path("a.md"), 3, "bad thing")))
     assert (str(err), err.line) == ("a.md:3: bad thing", 3)
+
+
+# --- only a regular file of sensible size is read as a prompt ------------------------------------
+
+def test_a_huge_prompt_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "huge", "word " * 300_000)  # 1.5 MB
+    with pytest.raises(PromptError) as info:
+        parse(path)
+    assert str(info.value).startswith(f"{path}:1:") and "MiB" in str(info.value)
+
+
+def test_a_prompt_file_that_is_a_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    import os
+
+    from bounded import python
+
+    fifo = tmp_path / "pipe.md"
+    os.mkfifo(fifo)
+    done = python("from pathlib import Path\nfrom workbench.prompts import PromptError, parse\n"
+                  f"try:\n    parse(Path({str(fifo)!r}))\nexcept PromptError as exc:\n    print(exc)\n", timeout=20)
+    assert done.returncode == 0 and f"{fifo}:1:" in done.stdout and "not a regular file" in done.stdout, done.stderr

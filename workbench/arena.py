@@ -20,6 +20,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
+MAX_BATTLES_BYTES = 512 << 20
+"""The public arena battle dumps are a few hundred MiB (about 100 bytes a vote, millions of votes);
+512 MiB takes any of them yet refuses a runaway file before memory runs out (parsed, it is ~10x that)."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,13 @@ class BattleError(Exception):
 
 def read_battles(path: Path | str) -> list[Battle]:
     """Battles from a JSON list or JSONL file with `model_a`, `model_b`, `winner`."""
+    from workbench.inputs import InputFileError, read_text
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not a JSON error
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BattleError(f"{path}: cannot read: {exc}") from None
+        text = read_text(path, MAX_BATTLES_BYTES, encoding="utf-8-sig")  # -sig: a byte-order mark is no JSON error
+    except InputFileError as exc:  # a FIFO or a device would block or never end: only regular files
+        raise BattleError(str(exc)) from None
     items: list[tuple[str, object]] = []
     if text.lstrip().startswith("["):
         items = _list_items(path, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -9,6 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.engines import ENGINES
+from workbench.inputs import MiB, InputFileError, read_text
+
+MAX_CONFIG_BYTES = MiB
+"""A hand-written config is a few KiB; a MiB leaves room for hundreds of models and refuses a runaway file."""
 
 
 class ConfigError(Exception):
@@ -112,23 +117,23 @@ def load_settings(config: Path | str | None = None, db: Path | str | None = None
     data: dict[str, Any] = {}
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(path, MAX_CONFIG_BYTES))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        except InputFileError as exc:  # a FIFO, a device, a huge file: refused before it is read
+            raise ConfigError(str(exc)) from None
     elif config:
         raise ConfigError(f"{path}: config file not found")
     for key, value in data.items():
         if key not in _TOP_KEYS:
-            raise ConfigError(f"{path}: unknown key '{key}' (expected one of: {', '.join(_TOP_KEYS)})")
+            raise ConfigError(f"{path}: unknown key {key!r} (expected one of: {', '.join(_TOP_KEYS)})")
         if not isinstance(value, _TOP_KEYS[key]):
             raise ConfigError(f"{path}: '{key}' must be a {_TOP_KEYS[key].__name__}")
     models = tuple(_model(path, i, entry) for i, entry in enumerate(data.get("models", [])))
     names = [m.name for m in models]
     for name in names:
         if names.count(name) > 1:
-            raise ConfigError(f"{path}: model '{name}' is declared twice")
+            raise ConfigError(f"{path}: model {name!r} is declared twice")
     defaults = data.get("default_models", [])
     if not all(isinstance(n, str) for n in defaults):
         raise ConfigError(f"{path}: 'default_models' must be a list of model names")
@@ -150,23 +155,41 @@ def _model(path: Path, index: int, entry: Any) -> ModelSpec:
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"{where}: 'name' is required and must be a string")
-    where = f"{path}: model '{name}'"
+    where = f"{path}: model {name!r}"  # repr: a name may hold a newline
     for key, value in entry.items():
         if key not in _MODEL_TYPES:
-            raise ConfigError(f"{where}: unknown key '{key}'")
+            raise ConfigError(f"{where}: unknown key {key!r}")
         types = _MODEL_TYPES[key]
         if isinstance(value, bool) or not isinstance(value, types):
             kind = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{where}: '{key}' must be {kind}, not {type(value).__name__}")
+        if isinstance(value, str) and "\0" in value:  # no path or URL holds one; the OS would refuse it later
+            raise ConfigError(f"{where}: '{key}' contains a NUL byte (\\u0000)")
     engine = entry.get("engine")
     if engine not in ENGINES:
         raise ConfigError(f"{where}: 'engine' must be one of {', '.join(ENGINES)} (got {engine!r})")
     for key in ENGINES[engine].requires:
         if not entry.get(key):
             raise ConfigError(f"{where}: '{key}' is required for engine '{engine}'")
-    if entry.get("tokens_per_s") is not None and entry["tokens_per_s"] <= 0:
-        raise ConfigError(f"{where}: 'tokens_per_s' must be above 0")
-    if "max_parallel" in entry and entry["max_parallel"] < 1:
-        raise ConfigError(f"{where}: 'max_parallel' must be at least 1")
+    _check_numbers(where, entry)
     known = {f.name for f in fields(ModelSpec)}
     return ModelSpec(**{k: v for k, v in entry.items() if k in known})
+
+
+# The least each number may be: a timeout of 0 or less fails every request (and used to surface as the
+# server's HTTP 500), a context or thread count of 0 cannot load, -1 layers means all of them.
+_MINIMUM = {"timeout": (0, False), "tokens_per_s": (0, False), "n_ctx": (1, True), "n_threads": (1, True),
+            "max_parallel": (1, True), "n_gpu_layers": (-1, True)}
+
+
+def _check_numbers(where: str, entry: dict[str, Any]) -> None:
+    """Every number finite and in its range, with a one-line error naming the key."""
+    for key, (least, inclusive) in _MINIMUM.items():
+        value = entry.get(key)
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+            raise ConfigError(f"{where}: '{key}' must be a finite number, not {value}")
+        if value < least or (value == least and not inclusive):
+            bound = f"at least {least}" if inclusive else f"above {least}"
+            raise ConfigError(f"{where}: '{key}' must be {bound}, not {value}")

@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 
 from workbench.core import Answer, ModelIdentity
+from workbench.inputs import InputFileError, open_regular
 
 
 def file_sha256(path: str) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
+    """SHA-256 of a regular file, read in 1 MiB blocks; OSError for anything else (a device never ends)."""
+    try:
+        fd = open_regular(path)
+    except InputFileError as exc:
+        raise OSError(str(exc)) from None
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(fd, "rb") as fh:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()

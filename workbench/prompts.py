@@ -41,6 +41,11 @@ from typing import Any
 
 import yaml
 
+from workbench.inputs import MiB, InputFileError, read_text
+from workbench.prompt_match import match  # noqa: F401 - the picker's fuzzy search, kept importable from here
+
+MAX_PROMPT_BYTES = MiB
+"""A prompt is read by people and fits a context window: a MiB is far beyond both, and bounds the read."""
 FIELDS = ("title", "tags", "created", "system", "language", "variables",
           "max_tokens", "temperature", "seed", "top_p")
 """Every field the front matter may hold."""
@@ -106,9 +111,9 @@ def parse(path: Path, text: str | None = None) -> PromptFile:
     """Read and validate one prompt file; raises PromptError naming the line at fault."""
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PromptError(path, 1, f"cannot read prompt file: {exc}") from None
+            text = read_text(path, MAX_PROMPT_BYTES, encoding="utf-8-sig")
+        except InputFileError as exc:  # a FIFO, a device or a huge file: refused before it is read
+            raise PromptError(path, 1, f"cannot use as a prompt file: {str(exc).removeprefix(f'{path}: ')}") from None
     # split on \n only, as editors and YAML count lines (str.splitlines also breaks on \f, \x1c...)
     lines = [ln.removesuffix("\r") for ln in text.lstrip("\ufeff").split("\n")]
     meta: dict[str, Any] = {}
@@ -159,11 +164,12 @@ def _front_matter(path: Path, source: str) -> tuple[dict[str, Any], dict[str, in
         line = key.start_mark.line + 2
         name = str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
         if name in data:
-            raise PromptError(path, line, f"field '{name}' is given twice")
+            raise PromptError(path, line, f"field {name!r} is given twice")
         try:
             data[name] = loader.construct_object(value, deep=True)
         except (yaml.YAMLError, ValueError, TypeError) as exc:  # a bad date raises ValueError
-            raise PromptError(path, value.start_mark.line + 2, f"bad value for '{name}': {exc}") from None
+            problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise PromptError(path, value.start_mark.line + 2, f"bad value for {name!r}: {problem}") from None
         key_lines[name] = line
         if name == "system":  # a block scalar's text starts on the line after its '|'
             block = isinstance(value, yaml.ScalarNode) and value.style in ("|", ">")
@@ -183,7 +189,7 @@ def _validate(path: Path, meta: dict[str, Any], key_lines: dict[str, int]) -> di
             return PromptError(path, line, what)
 
         if key not in FIELDS:
-            raise bad(f"unknown field '{key}' (known: {', '.join(FIELDS)})")
+            raise bad(f"unknown field {key!r} (known: {', '.join(FIELDS)})")
         if key in ("title", "system", "language"):
             if not isinstance(value, str) or not value.strip():
                 raise bad(f"'{key}' must be a non-empty string, not {_kind(value)} (quote it)")
@@ -312,7 +318,7 @@ def _check_overrides(prompt: PromptFile, overrides: dict[str, Any] | None) -> No
     unknown = sorted(set(overrides or {}) - set(prompt.variables))
     if unknown:
         known = ", ".join(prompt.variables) or "none"
-        raise PromptError(prompt.path, 1, f"no variable '{unknown[0]}' in this prompt (variables: {known})")
+        raise PromptError(prompt.path, 1, f"no variable {unknown[0]!r} in this prompt (variables: {known})")
 
 
 def render(prompt: PromptFile, overrides: dict[str, Any] | None = None) -> str:
@@ -365,8 +371,12 @@ def load_library(dirs: list[Path]) -> tuple[dict[str, PromptFile], list[PromptEr
     return library, errors
 
 
-def resolve(arg: str, library: dict[str, PromptFile]) -> PromptFile:
-    """A prompt from a path to a .md file, a library name, or else literal text."""
+def resolve(arg: str, library: dict[str, PromptFile], broken: list[PromptError] | None = None) -> PromptFile:
+    """A prompt from a path to a .md file, a library name, or else literal text.
+
+    `broken` are the library files that failed to load: a name among them raises that file's
+    error, rather than sending the name itself to the models as if it were the prompt.
+    """
     if len(arg) < 4096 and "\n" not in arg and arg.strip().lower().endswith(".md"):
         path = Path(arg.strip()).expanduser()
         try:
@@ -379,47 +389,12 @@ def resolve(arg: str, library: dict[str, PromptFile]) -> PromptFile:
             raise PromptError(path, 1, "no such prompt file")
     if arg.strip() in library:
         return library[arg.strip()]
+    for error in broken or ():
+        if error.path is not None and Path(error.path).stem == arg.strip():
+            raise error
     if not arg.strip():
         raise PromptError(None, 1, "the prompt is empty")
     digest = hashlib.sha256(arg.encode("utf-8")).hexdigest()[:8]
     first = arg.strip().splitlines()[0]
     title = first if len(first) <= 60 else first[:59] + "…"
     return PromptFile(name=f"adhoc-{digest}", path=None, title=title, body=arg)
-
-
-def _subsequence_score(query: str, text: str) -> float:
-    """How well `query` matches `text` as a subsequence (0: not at all); contiguous and word-start hits score more."""
-    text = text.lower()
-    if not query or not text:
-        return 0.0
-    if query in text:
-        at = text.index(query)
-        return 100.0 + 10 * len(query) - at * 0.1 + (20 if at == 0 or not text[at - 1].isalnum() else 0)
-    score, pos, prev = 0.0, 0, -2
-    for ch in query:
-        found = text.find(ch, pos)
-        if found < 0:
-            return 0.0
-        score += 1 + (3 if found == prev + 1 else 0) + (2 if found == 0 or not text[found - 1].isalnum() else 0)
-        prev, pos = found, found + 1
-    return score
-
-
-def match(query: str, library: dict[str, PromptFile]) -> list[PromptFile]:
-    """Prompts matching every word of `query` (fuzzily, in title, name, tags or language), best first."""
-    words = query.lower().split()
-    if not words:
-        return sorted(library.values(), key=lambda p: p.title.lower())
-    ranked: list[tuple[float, str, PromptFile]] = []
-    for prompt in library.values():
-        haystacks = [prompt.title, prompt.name, *prompt.tags, prompt.language or ""]
-        total = 0.0
-        for word in words:
-            best = max(_subsequence_score(word, h) for h in haystacks)
-            if best == 0:
-                break
-            total += best
-        else:
-            ranked.append((total, prompt.title.lower(), prompt))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    return [r[2] for r in ranked]

@@ -21,7 +21,9 @@ class RunError(Exception):
 def build_items(args: list[str], settings, vars_: dict[str, str], tag: str | None,
                 params: dict) -> tuple[list[Item], list[str]]:
     """Prompts from literal text, files or library names (or the whole library for a tag); and warnings."""
-    from workbench.prompts import PromptError, library_dirs, load_library, render, render_system, resolve
+    from workbench.inputs import InputFileError, read_text
+    from workbench.prompts import (MAX_PROMPT_BYTES, PromptError, library_dirs, load_library, render, render_system,
+                                   resolve)
 
     library, errors = load_library(library_dirs(settings.home))
     warnings = [f"skipped {e}" for e in errors]
@@ -40,20 +42,20 @@ def build_items(args: list[str], settings, vars_: dict[str, str], tag: str | Non
             plain_file = False
         try:
             if plain_file:
-                text = path.read_text(encoding="utf-8")
-                prompt = resolve(text, library) if text.strip() else None
+                text = read_text(path, MAX_PROMPT_BYTES)
+                prompt = resolve(text, library, errors) if text.strip() else None
                 if prompt is None:
                     raise RunError(f"{path}: the prompt file is empty")
             else:
-                prompt = resolve(arg, library)
+                prompt = resolve(arg, library, errors)
             if tag and arg in library and tag not in prompt.tags:
                 continue
             text = render(prompt, vars_)
             system = render_system(prompt, vars_)
         except PromptError as exc:
             raise RunError(str(exc)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunError(f"{path}: cannot read prompt file: {exc}") from None
+        except InputFileError as exc:
+            raise RunError(f"{path}: cannot use as a prompt file: {str(exc).removeprefix(f'{path}: ')}") from None
         if not text.strip():
             raise RunError("the prompt is empty")
         merged = {**prompt.params, **{k: v for k, v in params.items() if v is not None}}

@@ -22,8 +22,8 @@ def _check_prompt(arg: str, settings):
     try:
         if Path(arg).expanduser().is_file():
             return parse(Path(arg).expanduser())
-        library, _ = load_library(library_dirs(settings.home))
-        prompt = resolve(arg, library)
+        library, broken = load_library(library_dirs(settings.home))
+        prompt = resolve(arg, library, broken)
     except PromptError as exc:
         raise Problem(str(exc)) from None
     if prompt.path is None:
@@ -53,15 +53,17 @@ def check_cmd(obj: dict, answer_file: str, prompt_arg: str, as_json: bool, allow
     import math
     import re
 
+    from workbench.inputs import MiB, InputFileError, read_text
     from workbench.verify import Limits, verify
 
     settings = load_settings_or_fail(obj["config"], obj["db"])
     prompt = _check_prompt(prompt_arg, settings)
     path = Path(answer_file).expanduser()
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Problem(f"{answer_file}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        # An answer is at most a few thousand tokens: 4 MiB (a replay's bound too) refuses only runaway files.
+        text = read_text(path, 4 * MiB, encoding="utf-8-sig")
+    except InputFileError as exc:
+        raise Problem(str(exc)) from None
     language = None
     if path.suffix.lower() in _CODE_SUFFIXES:
         language = _CODE_SUFFIXES[path.suffix.lower()]

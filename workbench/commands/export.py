@@ -57,16 +57,39 @@ def _export_stdout(export, fmt: str, db, session_id: int | None) -> int:
             pass
 
 
+def _target(path: Path) -> Path:
+    """The file -o really names: a symlink's regular-file target; anything but a regular file is refused.
+
+    The export is renamed over its target, which would replace a symlink, a FIFO or a device node
+    with a plain file: a link is followed (its file is replaced, the link kept), the rest refused.
+    """
+    import os
+    import stat
+
+    from workbench.inputs import kind
+
+    real = Path(os.path.realpath(path))  # a dangling link names the file it will create, as `>` would
+    try:
+        mode = real.stat().st_mode
+    except FileNotFoundError:
+        return real
+    except OSError as exc:
+        raise Problem(f"{path}: cannot write there: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise Problem(f"{path}: is a folder; name a file with -o")
+    if not stat.S_ISREG(mode):
+        raise Problem(f"{path}: not a regular file ({kind(mode)}); the export would replace it")
+    return real
+
+
 def _export_file(export, fmt: str, db, session_id: int | None, path: Path) -> int:
     """Write beside the target and rename over it, so a failed export never leaves a half file."""
     import os
     import tempfile
 
-    if path.is_dir():
-        raise Problem(f"{path}: is a folder; name a file with -o")
-    folder = path.parent
+    target = _target(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
         raise Problem(f"{path}: cannot write there: {exc.strerror}") from None
     try:
@@ -75,11 +98,21 @@ def _export_file(export, fmt: str, db, session_id: int | None, path: Path) -> in
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an export gets the usual permissions
-        os.replace(tmp, path)
+        os.replace(tmp, target)
         return count
+    except OSError as exc:  # a full disk, an immutable target: one line, the old file left as it was
+        _remove(tmp)
+        raise Problem(f"{path}: cannot write: {exc.strerror or exc}") from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: str) -> None:
+    """Remove the half-written temporary file, if it is still there."""
+    import os
+
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass

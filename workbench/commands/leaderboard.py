@@ -12,6 +12,9 @@ from workbench.redact import terminal_safe
 
 from workbench.commands.common import Problem, db_option, load_settings_or_fail, reading_log
 
+MAX_ROUNDS = 10_000
+"""Intervals settle well before 1000 rounds; 10000 takes seconds, while 10^8 once ran for days."""
+
 
 def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:
     """A --since/--until value as the log's UTC ISO time; a bare date means its whole day."""
@@ -79,8 +82,8 @@ def _board_lines(board, tests: dict | None = None) -> list[str]:
 @click.option("--battles", "battle_files", multiple=True, metavar="FILE",
               help="Arena-format votes (JSON or JSONL: model_a, model_b, winner) to rank too (repeatable).")
 @click.option("--no-log", is_flag=True, help="Rank only the --battles files, not the log.")
-@click.option("--rounds", type=click.IntRange(0), default=100, show_default=True, metavar="N",
-              help="Bootstrap rounds for the intervals.")
+@click.option("--rounds", type=int, default=100, show_default=True, metavar="N",
+              help=f"Bootstrap rounds for the intervals (0 to {MAX_ROUNDS}).")
 @click.option("--anchor", type=float, default=1000.0, show_default=True, metavar="RATING",
               help="Mean rating (or --anchor-model's rating).")
 @click.option("--anchor-model", metavar="NAME", help="Pin this model at --anchor instead of the mean.")
@@ -102,6 +105,8 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from workbench.arena import BattleError, leaderboard, read_battles
 
+    if not 0 <= rounds <= MAX_ROUNDS:  # checked before any reading, so the mistake costs nothing
+        raise Problem(f"--rounds must be between 0 and {MAX_ROUNDS}, not {rounds}")
     filters = {"tag": tag, "session_id": session_id, "since": _vote_time(since, "--since"),
                "until": _vote_time(until, "--until", end=True), "blind_only": blind_only}
     if no_log and not battle_files:

@@ -6,9 +6,9 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -17,6 +17,9 @@ from typing import Any, Iterator
 from workbench import demo_models
 from workbench.config import ModelSpec
 from workbench.core import Cancel, Done, Engine, Event, Failed, ModelIdentity, Request, new_id, Status, Token, Usage
+from workbench.engines.worker_logs import worker_log
+from workbench.inputs import InputFileError, open_regular
+from workbench.inputs import kind as file_kind
 
 _CANCEL_GRACE_S = 2.0  # after this, a worker that ignores a cancel is killed
 _POLL_S = 0.05
@@ -28,17 +31,32 @@ def default_threads(n_local: int) -> int:
     return max(1, cores // max(1, n_local))
 
 
-def check_gguf(path: str) -> str | None:
-    """Why `path` cannot be a GGUF model, checked before spending a process on it."""
+def _not_regular(path: str) -> str | None:
+    """Why `path` is not a regular file (missing, a folder, a FIFO, a device), or None."""
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(4)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         return f"file not found: {path}"
-    except IsADirectoryError:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        return f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+    if stat.S_ISDIR(mode):
         return f"is a folder, not a GGUF file: {path}"
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
+    if not stat.S_ISREG(mode):  # /dev/zero would be hashed forever, a FIFO blocks the load
+        return f"not a regular file ({file_kind(mode)}), so not a GGUF file: {path}"
+    return None
+
+
+def check_gguf(path: str) -> str | None:
+    """Why `path` cannot be a GGUF model, checked before spending a process on it."""
+    problem = _not_regular(path)
+    if problem:
+        return problem
+    try:
+        fd = open_regular(path)  # checked again on the open file: it may have been replaced since
+    except InputFileError as exc:
+        return str(exc)
+    with open(fd, "rb") as fh:
+        magic = fh.read(4)
     if magic != b"GGUF":
         return f"not a GGUF file (no GGUF header): {path}"
     return None
@@ -77,7 +95,7 @@ class LocalEngine(Engine):
         self._conn: Any = None
         self._lock = threading.Lock()
         self._closing = Cancel()
-        self._log = os.path.join(tempfile.gettempdir(), f"workbench-{os.getpid()}-{spec.name}-{new_id()}.log")
+        self._log = worker_log(spec.name, new_id())
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, n_local: int = 1) -> "LocalEngine":
@@ -86,15 +104,11 @@ class LocalEngine(Engine):
 
     @classmethod
     def check(cls, spec: ModelSpec) -> str | None:
-        """A missing file or a folder (a demo model is assembled on first use, so it is fine)."""
+        """Anything but a regular file (a demo model is assembled on first use, so it is fine)."""
         if spec.source == "demo":
             return None
         path = spec.resolved_path()
-        if path is None or not path.exists():
-            return f"file not found: {path}"
-        if path.is_dir():
-            return f"is a folder, not a GGUF file: {path}"
-        return None
+        return _not_regular(str(path)) if path is not None else "file not found: None"
 
     # -- describing -----------------------------------------------------
     def identity(self) -> ModelIdentity:

@@ -173,7 +173,9 @@ def _parse(code: str) -> ast.Module | None:
         warnings.simplefilter("ignore")  # invalid escape sequences and the like
         try:
             return ast.parse(code)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            # Deep nesting ("-" * 10**5 + "1") overflows CPython's parser stack, which it reports as a
+            # MemoryError or RecursionError: for an answer's text that only means "not usable code".
             return None
 
 
