@@ -49,7 +49,9 @@ def rss_mb(pid: int) -> float | None:
 
 def run(cmd: list[str], env: dict, kill_after: float | None, samples: list[float] | None) -> int:
     """Run `cmd`; SIGKILL it after `kill_after` seconds (if still running); returns its exit status."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Progress lines go to a file: a pipe nobody reads fills up and stops the run (seen: it hung).
+    errors = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=errors, text=True)
     started = time.monotonic()
     while proc.poll() is None:
         if kill_after is not None and time.monotonic() - started >= kill_after:
@@ -60,7 +62,9 @@ def run(cmd: list[str], env: dict, kill_after: float | None, samples: list[float
             samples.append(mb)
         time.sleep(0.2)
     if proc.returncode not in (0, 1):
-        sys.stderr.write(proc.stderr.read()[-2000:])
+        errors.seek(0)
+        sys.stderr.write(errors.read()[-2000:])
+    errors.close()
     return proc.returncode
 
 

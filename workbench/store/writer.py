@@ -28,6 +28,7 @@ from workbench.fingerprint import answered_identity, model_row
 from workbench.store.db import StoreError, _explain, open_db
 
 CHECKPOINT_S = 1.0
+BACKLOG = 200  # writes that may wait for the writer before the engines' threads wait for it
 
 
 def now_iso() -> str:
@@ -104,6 +105,16 @@ class Store:
             else:
                 self._queue.put((fn, future))
         return future
+
+    def wait_for_room(self, most: int = BACKLOG, timeout: float = 30.0) -> None:
+        """Block (an engine thread, never the UI's) while more than `most` writes wait: the log sets the pace.
+
+        A replayed batch finishes answers far faster than one writer commits them; without this the
+        queue held thousands of answers' texts and the process's memory grew with the batch.
+        """
+        deadline = time.monotonic() + timeout
+        while self._queue.qsize() > most and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def hold(self, future: Future) -> None:
         """Make `close` wait for `future`: work off the writer thread that has more to write."""
@@ -308,6 +319,7 @@ class Recorder:
             self._submit(lambda db: self._insert(db, _prompt_of(db, answer.turn_id), answer),
                          f"{answer.model}'s answer")
         if isinstance(event, (Done, Failed)):
+            self.store.wait_for_room()  # on the engine's thread: the answer waits for the log, not the reverse
             self._submit(lambda db: self._final(db, answer), f"{answer.model}'s answer")
 
     # -- the writer thread ---------------------------------------------------
