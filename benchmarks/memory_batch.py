@@ -1,14 +1,19 @@
 """Memory over a long batch: 5,000 replayed answers logged to SQLite, the process's RSS every 100 answers.
 
 `Batch` runs 2,500 prompts × 2 replay engines, 4 comparisons in flight, with a `Recorder` of a
-`Store` in a temporary directory, as `workbench run` does. Each answer is ~300 word-sized
+`Store` in a temporary directory, as `workbench run` does. Each answer is ~270 word-sized
 tokens of code-like text made for that prompt and model, so every token is a new string, as
 with a real model (a plain `ReplayEngine` hands out the same few hundred strings every time,
 which would hide what an answer costs). After every 100 answers (`batch.on_answer`) the
-resident set size is read from /proc/self/statm. The figure is the growth from the first 100
-answers to the last: target ≤ 50 MB for 5,000 answers. `--tracemalloc` also records the Python
-heap (slower). Prints one JSON object and a line of prose. `--quick` runs a small smoke version
-(200 answers).
+resident set size is read from /proc/self/statm, with the log writer's queue length (writes
+not yet committed). The figure is the growth from the first 100 answers to the last: target
+≤ 50 MiB for 5,000 answers.
+
+Unpaced, the replay answers far faster than the log writer commits (one transaction per
+write), so the writer falls behind and its queued writes are part of the figure; `--keep-up`
+waits for the writer at each reading, as a model's real pace would let it keep up, and so
+measures what the batch itself keeps. `--tracemalloc` also records the Python heap (slower).
+Prints one JSON object and a line of prose. `--quick` runs a small smoke version (200 answers).
 
 It runs against the tree of an older commit too (the imports fall back to the old module
 layout), for a before/after: `PYTHONPATH=/path/to/old/tree python benchmarks/memory_batch.py`.
@@ -99,6 +104,9 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4, help="comparisons in flight at once (default 4)")
     parser.add_argument("--every", type=int, default=100, help="read the RSS after every N answers (default 100)")
     parser.add_argument("--tracemalloc", action="store_true", help="also record the Python heap (slower)")
+    parser.add_argument("--keep-up", action="store_true",
+                        help="at each reading, first wait until the log writer has caught up (as at a real "
+                             "model's pace); without it an unpaced replay runs far ahead of the writer")
     args = parser.parse_args()
     if args.quick:
         args.prompts, args.every = 100, 20
@@ -115,11 +123,18 @@ def main() -> None:
     lock = threading.Lock()
     count = 0
 
+    backlog: list[list[int]] = []
+
     def on_answer(result, tally) -> None:
         nonlocal count
         with lock:
             count += 1
             if count % args.every == 0:
+                if args.keep_up:
+                    store.flush(600)
+                queue = getattr(store, "_queue", None)  # the writer's queue: writes not yet committed
+                if queue is not None:
+                    backlog.append([count, queue.qsize()])
                 curve.append([count, round(rss_mb(), 1)])
                 if args.tracemalloc:
                     heap.append([count, round(tracemalloc.get_traced_memory()[0] / 2**20, 1)])
@@ -135,7 +150,9 @@ def main() -> None:
         results = batch.run()
         run_s = time.perf_counter() - start
         rss_end_of_run = rss_mb()
+        start = time.perf_counter()
         store.close()
+        close_s = time.perf_counter() - start
         rss_after_close = rss_mb()
         conn = sqlite3.connect(log)
         rows, complete, chars = conn.execute(
@@ -156,6 +173,7 @@ def main() -> None:
         "prompts": args.prompts,
         "engines": args.engines,
         "parallel": args.parallel,
+        "keep_up": args.keep_up,
         "tokens_per_answer": tokens,
         "answer_chars_avg": round(chars / rows),
         "run_s": round(run_s, 1),
@@ -169,17 +187,22 @@ def main() -> None:
         "target_growth_mb": TARGET_GROWTH_MB,
         "met": growth <= TARGET_GROWTH_MB,
         "rss_end_of_run_mb": round(rss_end_of_run, 1),
+        "close_s": round(close_s, 1),
         "rss_after_close_mb": round(rss_after_close, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "every": args.every,
         "curve": curve,
     }
+    if backlog:
+        result["writer_backlog_max"] = max(n for _, n in backlog)
+        result["writer_backlog_curve"] = backlog
     if args.tracemalloc:
         result["python_heap_curve"] = heap
         result["python_heap_growth_mb"] = round(heap[-1][1] - heap[0][1], 1)
     print(json.dumps(result))
     print(f"{answers:,} answers ({args.prompts:,} prompts × {args.engines} replay engines, ~{tokens} tokens each, "
-          f"parallel {args.parallel}, {CORE}) in {run_s:.1f} s: RSS {first:.1f} MiB after the first {args.every}, "
+          f"parallel {args.parallel}, {CORE}{', writer waited for' if args.keep_up else ''}) in {run_s:.1f} s "
+          f"(log closed {close_s:.1f} s later): RSS {first:.1f} MiB after the first {args.every}, "
           f"{final:.1f} MiB at the end (max {peak:.1f}), growth {growth:+.1f} MiB "
           f"({'meets' if growth <= TARGET_GROWTH_MB else 'misses'} the ≤ {TARGET_GROWTH_MB:.0f} MiB target).")
 
