@@ -22,6 +22,7 @@ Modes:
   json200   answers 200 with a whole (non-stream) chat.completion object
   ok        streams a short, well-formed answer with usage
   mixed     like `ok`, but about 1 request in 20 gets one of the faults above (seeded: the soak benchmark)
+  script    streams `FaultyServer.script` (a list of raw body pieces) as a 200 event stream: fuzzing
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ FAKE_KEY = "wb-test-key-not-real"
 KEY_ENV = "WB_TEST_KEY"
 
 MODES = ("429", "500", "drop", "error", "stall", "hang", "endless", "echo400", "echo503", "echokey", "hugeusage",
-         "html200", "json200", "ok", "mixed")
+         "html200", "json200", "ok", "mixed", "script")
 MIXED_FAULTS = ("429", "500", "drop", "error", "echo400", "hugeusage", "html200")
 
 
@@ -90,6 +91,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                              "model": "fake-model", "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": "a whole answer, not a stream"}}]})
+        elif mode == "script":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for piece in list(self.server.script):
+                if piece:
+                    self._send_chunk(piece)
+            self._send_chunk(b"")
         elif mode in ("echokey", "hugeusage", "ok"):
             self._special_stream(mode)
         elif mode == "hang":
@@ -189,6 +199,7 @@ class _Server(ThreadingHTTPServer):
         self.stop = threading.Event()
         self.requests: list[tuple[str, str, dict, bytes]] = []
         self.lock = threading.Lock()
+        self.script: list[bytes] = []
         self.rng = __import__("random").Random(20261129)
         self.disconnects: list[float] = []
 
@@ -211,6 +222,15 @@ class FaultyServer:
         """The `api_base` that selects a fault."""
         assert mode in MODES, mode
         return f"{self.url}/{mode}/v1"
+
+    @property
+    def script(self) -> list[bytes]:
+        """What the `script` mode streams: raw pieces of the response body."""
+        return self._server.script
+
+    @script.setter
+    def script(self, pieces: list[bytes]) -> None:
+        self._server.script = list(pieces)
 
     @property
     def requests(self) -> list[tuple[str, str, dict, bytes]]:
