@@ -117,17 +117,9 @@ def test_a_wrong_answer_cannot_forge_its_verdict(attack):
 
 
 def test_a_right_answer_still_passes_every_python_prompt_it_is_tested_on():
-    right = """
-def merge_intervals(intervals):
-    out = []
-    for start, end in sorted(intervals):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
-"""
-    verdict = merge(right)
+    from answers import MERGE_INTERVALS
+
+    verdict = merge(MERGE_INTERVALS)
     assert (verdict.outcome, verdict.passed, verdict.total) == ("pass", 7, 7), verdict
 
 

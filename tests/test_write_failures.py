@@ -57,15 +57,21 @@ def _messages(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
-async def test_a_vote_that_cannot_be_written_is_reported_and_taken_back(tmp_path: Path) -> None:
-    """Press 1 on an unwritable log: one error line naming the log, no 'Vote saved', no ★ left on screen."""
-    log = tmp_path / "log.db"
+def _app_over_a_log(log: Path):
+    """Two replayed models in the app, logging to `log`: (app, store)."""
     store = Store(log)
     recorder = store.start_session("app")
     engines = {n: ReplayEngine(n, f"answer from {n}\n") for n in ("alpha", "beta")}
     specs = [ModelSpec(name=n, engine="replay") for n in engines]
     app = build_app(load_settings(), [catalog.Entry(s) for s in specs], list(engines), recorder=recorder,
                     pool_factory=lambda chosen: EnginePool([engines[s.name] for s in chosen]))
+    return app, store
+
+
+async def test_a_vote_that_cannot_be_written_is_reported_and_taken_back(tmp_path: Path) -> None:
+    """Press 1 on an unwritable log: one error line naming the log, no 'Vote saved', no ★ left on screen."""
+    log = tmp_path / "log.db"
+    app, store = _app_over_a_log(log)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
             await send_prompt(pilot, "compare")
@@ -97,12 +103,7 @@ async def test_a_vote_that_cannot_be_written_is_reported_and_taken_back(tmp_path
 async def test_two_failed_votes_in_a_row_leave_the_screen_showing_what_the_log_holds(tmp_path: Path) -> None:
     """A tie and then a winner, both refused by the log: the screen ends with the saved vote (none), not the tie."""
     log = tmp_path / "log.db"
-    store = Store(log)
-    recorder = store.start_session("app")
-    engines = {n: ReplayEngine(n, f"answer from {n}\n") for n in ("alpha", "beta")}
-    specs = [ModelSpec(name=n, engine="replay") for n in engines]
-    app = build_app(load_settings(), [catalog.Entry(s) for s in specs], list(engines), recorder=recorder,
-                    pool_factory=lambda chosen: EnginePool([engines[s.name] for s in chosen]))
+    app, store = _app_over_a_log(log)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
             await send_prompt(pilot, "compare")

@@ -32,11 +32,11 @@ def pids_of_uid(uid: int | range) -> list[int]:
     return found
 
 
-def kill_uid(uid: int, patience_s: float = 5.0) -> None:
-    """SIGKILL every process of `uid` until none is left (a fork bomb refills for a while)."""
+def kill_until_gone(list_pids, patience_s: float = 5.0) -> None:
+    """SIGKILL what `list_pids()` lists until it lists nothing (a fork bomb refills for a while)."""
     deadline = time.monotonic() + patience_s
     while True:
-        pids = pids_of_uid(uid)
+        pids = list_pids()
         if not pids or time.monotonic() > deadline:
             return
         for pid in pids:
@@ -45,6 +45,11 @@ def kill_uid(uid: int, patience_s: float = 5.0) -> None:
             except OSError:
                 pass
         time.sleep(0.01)
+
+
+def kill_uid(uid: int, patience_s: float = 5.0) -> None:
+    """SIGKILL every process of `uid` until none is left."""
+    kill_until_gone(lambda: pids_of_uid(uid), patience_s)
 
 
 def kill_marked(token: str) -> None:

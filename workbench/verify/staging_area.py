@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -120,17 +119,9 @@ class MemoryGroup:
 
     def kill_all(self, patience_s: float = 5.0) -> None:
         """SIGKILL whatever is still in the group."""
-        deadline = time.monotonic() + patience_s
-        while time.monotonic() < deadline:
-            pids = [int(p) for p in _read(self.path / "cgroup.procs").split()]
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.01)
+        from workbench.verify.procs import kill_until_gone
+
+        kill_until_gone(lambda: [int(p) for p in _read(self.path / "cgroup.procs").split()], patience_s)
 
     def remove(self) -> None:
         """Empty the group and remove it."""
