@@ -220,3 +220,14 @@ def test_key_is_read_for_each_request(llama_server, monkeypatch: pytest.MonkeyPa
     assert compare(engine, Request("Hello", max_tokens=4))[0].status == "failed"
     monkeypatch.setenv(KEY_ENV, FAKE_KEY)
     assert compare(engine, Request("Hello", max_tokens=4))[0].status == "complete"
+
+
+def test_a_local_server_needs_no_key_and_gets_none_of_ours(faulty_server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`api_base` with no `api_key_env`: the request is sent with a placeholder, never OPENAI_API_KEY."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-provider-key-must-not-travel")
+    before = len(faulty_server.requests)
+    answer, _, _ = compare(RemoteEngine(spec(faulty_server.api_base("ok"), key_env=None)), Request("Hi", max_tokens=8))
+    assert answer.status == "complete", answer.error
+    (_mode, _path, headers, _body), = faulty_server.requests[before:]
+    sent = {k.lower(): v for k, v in headers.items()}
+    assert sent.get("authorization") == "Bearer no-key", sent

@@ -13,6 +13,7 @@ from workbench.redact import DEFAULT_KEY_ENV, Redactor, known_keys
 from workbench.core import Cancel, Done, Engine, Event, Failed, Ignored, ModelIdentity, Request, Status, Token, Usage
 
 
+NO_KEY = "no-key"  # sent to an `api_base` server when the config names no key variable
 _import_lock = threading.Lock()
 _litellm: Any = None
 
@@ -154,6 +155,11 @@ class RemoteEngine(Engine):
             params["api_base"] = self.spec.api_base
         if key:
             params["api_key"] = key
+        elif self.spec.api_base:
+            # A local OpenAI-compatible server (llama.cpp's, vLLM, Ollama) usually wants no key, but the
+            # client refuses to send without one; and a provider's key from the environment must not go
+            # to a server the config names only by address.
+            params["api_key"] = NO_KEY
         for name in ("temperature", "seed", "top_p"):
             value = getattr(request, name)
             if value is not None:
