@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -182,3 +183,24 @@ def test_resume_judges_answers_whose_test_run_was_killed(tmp_path, workbench_hom
     assert db.execute("SELECT count(*) FROM responses").fetchone()[0] == 2, "no answer was asked again"
     assert db.execute("SELECT outcome, passed, total FROM verifications").fetchall() == [("pass", 7, 7)] * 2
     assert "2/2" in again.output, again.output
+
+
+def test_a_single_run_says_how_its_code_did(tmp_path, workbench_home):
+    """`workbench run merge-intervals` prints each answer's test verdict, and `--json` carries it."""
+    from click.testing import CliRunner
+
+    from answers import MERGE_INTERVALS
+    from workbench.cli import main
+
+    answer = tmp_path / "right.md"
+    answer.write_text(f"```python{MERGE_INTERVALS}```\n", encoding="utf-8")
+    (workbench_home / "config.toml").write_text(
+        f'[[models]]\nname = "ref"\nengine = "replay"\npath = "{answer}"\n', encoding="utf-8")
+    plain = CliRunner().invoke(main, ["run", "merge-intervals", "-m", "ref", "--db", str(tmp_path / "a.db")],
+                               catch_exceptions=False)
+    assert plain.exit_code == 0, plain.output
+    assert "tests: pass 7/7 tests" in plain.stdout, plain.stdout
+    as_json = CliRunner().invoke(main, ["run", "merge-intervals", "-m", "ref", "--json", "--db", str(tmp_path / "b.db")],
+                                 catch_exceptions=False)
+    (record,) = json.loads(as_json.stdout)
+    assert record["verification"]["outcome"] == "pass" and record["verification"]["passed"] == 7

@@ -140,13 +140,15 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     results = batch.results
     if as_json:
         if single:
-            click.echo(json.dumps([r.answer.as_dict() for r in sorted(results, key=lambda r: r.answer.index)],
+            click.echo(json.dumps([{**r.answer.as_dict(),
+                                    "verification": r.verdict.as_dict() if r.verdict is not None else None}
+                                   for r in sorted(results, key=lambda r: r.answer.index)],
                                   indent=2, ensure_ascii=False))
         else:
             click.echo(batch_results_json(results))
     elif single:
         for result in sorted(results, key=lambda r: r.answer.index):
-            _print_answer(result.answer)
+            _print_answer(result.answer, result.verdict)
     else:
         print_summary(summary(results, k=repeat))
     from workbench.redact import terminal_safe
@@ -169,7 +171,7 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         sys.exit(1)
 
 
-def _print_answer(a) -> None:
+def _print_answer(a, verdict=None) -> None:
     from workbench.figures import summary
     from workbench.redact import terminal_safe
 
@@ -179,4 +181,6 @@ def _print_answer(a) -> None:
         click.echo(f"error: {terminal_safe(a.error)}")
     if a.text:
         click.echo(terminal_safe(a.text.rstrip()))
+    if verdict is not None:  # the prompt has tests: say how the code did, as a batch does
+        click.echo(terminal_safe(f"tests: {verdict.summary()}"))
     click.echo()
