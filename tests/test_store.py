@@ -142,8 +142,11 @@ def test_first_schema_log_opens_with_its_rows(v1_copy: Path) -> None:
     assert vote["scores"] == {str(rows[0]["id"]): 2, str(rows[1]["id"]): 5} and vote["note"] == "fixture"
     db.conn.close()
 
-    store = Store(v1_copy)  # and it takes new sessions
-    store.start_session("run", "after upgrade")
+    store = Store(v1_copy)  # and it takes new sessions (a session's row is written with its first prompt)
+    recorder = store.start_session("run", "after upgrade")
+    comparison = Comparison([ReplayEngine("r", "ok")], Request("q"), [recorder.on_event])
+    recorder.record(comparison)
+    comparison.start().wait(5)
     store.close()
     assert query(v1_copy, "SELECT name FROM sessions ORDER BY id") == [("schema v1 fixture",), ("after upgrade",)]
     assert query(v1_copy, "PRAGMA integrity_check") == [("ok",)]
@@ -507,7 +510,7 @@ def test_streaming_answer_of_a_reused_pid_is_interrupted(tmp_path: Path) -> None
     recorder = store.start_session("app")
 
     def rows(db) -> None:
-        db["prompts"].insert({"id": 1, "session_id": recorder.session_id, "text": "p"})
+        db["prompts"].insert({"id": 1, "session_id": recorder._session(db), "text": "p"})
         for rid, began in ((1, "2001-01-01T00:00:00.000+00:00"), (2, now_iso())):
             db["responses"].insert({"id": rid, "prompt_id": 1, "status": "streaming", "text": "so far",
                                     "started_at": began})

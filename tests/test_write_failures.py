@@ -230,3 +230,32 @@ def test_a_damaged_page_stops_run_with_one_line_and_exit_1(tmp_path: Path) -> No
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert str(log) in lines[0] and ("damaged" in lines[0] or "corrupt" in lines[0]), lines[0]
+
+
+async def test_a_launch_that_sends_nothing_leaves_no_session(tmp_path: Path) -> None:
+    """Opening the app and quitting without a prompt writes no empty session into the log."""
+    log = tmp_path / "log.db"
+    app, store = _app_over_a_log(log)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause(0.2)
+    finally:
+        store.close()
+    conn = sqlite3.connect(log)
+    try:
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    finally:
+        conn.close()
+
+
+def test_a_bad_theme_leaves_no_session(tmp_path: Path) -> None:
+    """`workbench --theme nope` fails with one line and writes nothing into the log."""
+    log = tmp_path / "log.db"
+    done = subprocess.run([sys.executable, "-m", "workbench", "--theme", "nope", "-m", "smollm2", "--db", str(log)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "unknown theme 'nope'" in done.stderr, done.stderr
+    conn = sqlite3.connect(log)
+    try:
+        assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    finally:
+        conn.close()

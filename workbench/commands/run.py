@@ -157,10 +157,13 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         first = recorder.errors[0]
         more = f" ({len(recorder.errors) - 1} more writes failed)" if len(recorder.errors) > 1 else ""
         click.echo(f"workbench: error: the log could not be written: {terminal_safe(first)}{more}", err=True)
-        if not single:
+        if not single and recorder.session_id is not None:
             click.echo(f"The batch stopped. Once the log can be written, finish it with:\n"
                        f"  {resume_command(recorder.session_id, db)}", err=True)
         sys.exit(1)
+    if batch.stopped and recorder.session_id is None:
+        click.echo("Stopped before any answer was logged; nothing to resume.", err=True)
+        sys.exit(130)
     if batch.stopped:
         click.echo(f"Stopped. {batch.tally.done} of {batch.tally.total} answers done and logged, "
                    f"{batch.tally.cancelled} cancelled (a resume runs those again) "

@@ -244,15 +244,23 @@ class Recorder:
         self._rows: dict[str, int] = {}  # answer id -> responses.id while it streams; writer thread only
         self._written: dict[str, int] = {}  # answer id -> pieces saved at the last checkpoint; writer thread only
         self._hashes: dict[str, Future] = {}  # GGUF path -> Future of its SHA-256
+        self._new_session: dict | None = None
+        self.session_id: int | None = session_id
+        """The session's row id; for a new session, None until its first prompt is written."""
         if session_id is not None:  # continuing a session (a resumed batch): it is ours now
             owner = {"host": socket.gethostname(), "pid": os.getpid()}
             store.submit(lambda db: db["sessions"].update(session_id, owner)).result(10)
-            self.session_id = session_id
-        else:
-            row = {"name": name, "source": source, "started_at": now_iso(), "workbench_version": __version__,
-                   "host": socket.gethostname(), "pid": os.getpid(), "args": json.dumps(args) if args else None}
-            self.session_id = store.submit(lambda db: db["sessions"].insert(row, alter=True).last_pk).result(10)
+        else:  # written with the first prompt: a launch that sends nothing leaves no empty session behind
+            self._new_session = {"name": name, "source": source, "started_at": now_iso(),
+                                 "workbench_version": __version__, "host": socket.gethostname(), "pid": os.getpid(),
+                                 "args": json.dumps(args) if args else None}
         store.add_ticker(self._checkpoint)
+
+    def _session(self, db) -> int:
+        """The session's row id, writing the row now if this is its first prompt (writer thread)."""
+        if self.session_id is None:
+            self.session_id = db["sessions"].insert(self._new_session, alter=True).last_pk
+        return self.session_id
 
     def _submit(self, fn: Callable[[Any], Any], what: str) -> Future:
         """Enqueue a write; a failure reaches `errors` and `on_error` as '<what> was not saved: <why>'."""
@@ -296,7 +304,7 @@ class Recorder:
             if prompt_id is None:
                 parent = _prompt_of(db, previous) if previous else None
                 prompt_id = db["prompts"].insert({
-                    "session_id": self.session_id, "text": request.prompt, "system": request.system,
+                    "session_id": self._session(db), "text": request.prompt, "system": request.system,
                     "params": json.dumps(request.params()), "created_at": now_iso(), "blind": int(blind),
                     "tags": json.dumps(list(tags or [])), "conversation": comparison.id, "turn": turn.index + 1,
                     "turn_uid": turn.id, "parent_id": parent, **(extra or {}),
