@@ -253,6 +253,19 @@ def _supervise(cfg: dict, full: bool) -> None:
         except InterruptedError:
             continue
         statuses[got] = (wstatus, usage.ru_utime + usage.ru_stime)
+    if peer_pid is not None and peer_pid not in statuses:
+        # The command ended first (or was reaped first: wait4(-1) takes any zombie). The peer's own
+        # status says why it went (SIGXCPU: the answer hit the CPU limit, a timeout, not a crash):
+        # reap it too. A zombie keeps its status through the kill; a live peer is stopped by it.
+        try:
+            os.kill(peer_pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            _got, wstatus, usage = os.wait4(peer_pid, 0)
+            statuses[peer_pid] = (wstatus, usage.ru_utime + usage.ru_stime)
+        except ChildProcessError:
+            pass
     status, cpu = statuses.get(pid, (None, 0.0))
     peer_status, peer_cpu = statuses.get(peer_pid, (None, 0.0))
     _report(cfg, event="exit", status=status, cpu_s=cpu, peer_status=peer_status, peer_cpu_s=peer_cpu)
