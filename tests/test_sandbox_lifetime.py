@@ -117,8 +117,11 @@ def test_memory_is_limited_for_the_whole_run_not_per_process():
                       limits=Limits(memory_mb=limit_mb, wall_s=15), expose=(sys.base_prefix,
                                                                                 os.path.dirname(os.path.realpath(sys.executable))))
     held = run.stdout.count("held")
-    assert held * 100 <= limit_mb, run  # six children of 100 MiB each could not all hold theirs at once
     peak = getattr(run, "memory_peak_mb", None)
-    if peak is not None:  # where a cgroup limited the run, its high-water mark says so too
-        assert peak <= limit_mb, peak
-        print(f"peak {peak:.0f} MiB of {limit_mb} MiB; {held} of 6 children held 100 MiB")
+    if peak is None:
+        pytest.skip("no memory cgroup here (not root, or no memory controller): only per-process limits apply")
+    # The run's high-water mark is the claim. ("held" counts children that held 100 MiB at some moment:
+    # when the limit's OOM kill ends one, a later child can still hold its own, so it is not a sum.)
+    assert peak <= limit_mb, (peak, run)
+    assert held < 6, run  # six children of 100 MiB each (600 MiB) could not all hold theirs
+    print(f"peak {peak:.0f} MiB of {limit_mb} MiB; {held} of 6 children held 100 MiB")
