@@ -12,12 +12,17 @@ def ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
+def shown_status(status: str, finish_reason: str | None) -> str:
+    """The status as a reader needs it: an answer cut off by max_tokens is `truncated`, not `complete`."""
+    return "truncated" if status == "complete" and finish_reason == "length" else status
+
+
 def summary(answer, now: float | None = None) -> str:
     """'complete · TTFT 45 ms · 130.2 tok/s · 200 tok · 1.6 s'."""
     now = time.monotonic() if now is None else now
     rate = answer.tokens_per_s
     count = answer.count
-    parts = [answer.status]
+    parts = [shown_status(answer.status, answer.finish_reason)]
     if answer.status == "loading":
         parts = [answer.note or "loading"]
     parts.append(f"TTFT {ms(answer.ttft_ms)}")
@@ -34,5 +39,5 @@ def blind_summary(answer, now: float | None = None) -> str:
     """Figures that cannot betray the engine: status, tokens so far and elapsed time."""
     now = time.monotonic() if now is None else now
     count = answer.count
-    status = "waiting" if answer.status == "loading" else answer.status
+    status = "waiting" if answer.status == "loading" else shown_status(answer.status, answer.finish_reason)
     return f"{status} · {count} tok"

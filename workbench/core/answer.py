@@ -231,6 +231,7 @@ class Answer(_Figures):
             "text": self.text,
             "error": s.error,
             "finish_reason": s.finish_reason,
+            "truncated": s.status == "complete" and s.finish_reason == "length",
             "ttft_ms": _round(s.ttft_ms),
             "prompt_tokens": s.prompt_tokens,
             "completion_tokens": s.count,

@@ -24,12 +24,13 @@ TESTS = ("tests_outcome", "tests_passed", "tests_total", "tests_exit_status", "t
 TEXT = ("prompt_text", "prompt_system", "error", "text")
 # The fingerprint's own name is the answer's model_name; its id becomes model_id.
 FINGERPRINT = tuple(k for k in MODEL_FIELDS if k != "name")
-COLUMNS = (ANSWER + tuple(PARAMS) + tuple(f"model_{k}" for k in FINGERPRINT) + TALLY + TESTS + TEXT)
+COLUMNS = (ANSWER + ("truncated",) + tuple(PARAMS) + tuple(f"model_{k}" for k in FINGERPRINT) + TALLY + TESTS + TEXT)
 
 
 def flat(row: dict) -> dict:
     """One answer as a flat dict of the CSV's columns (fingerprint fields as `model_*`, votes summed)."""
     out = {k: row[k] for k in ANSWER}
+    out["truncated"] = row["status"] == "complete" and row["finish_reason"] == "length"  # cut by max_tokens
     out.update({k: row["prompt_params"].get(k) for k in PARAMS})
     model = row["model"] or {}
     out.update({f"model_{k}": model.get(k) for k in FINGERPRINT})

@@ -51,6 +51,7 @@ def record(row: dict) -> dict:
         "text": row["text"],
         "error": row["error"],
         "finish_reason": row["finish_reason"],
+        "truncated": row["status"] == "complete" and row["finish_reason"] == "length",
         "where": row["where_run"],
         **{k: row[k] for k in FIGURES},
         "started_at": row["started_at"],

@@ -6,7 +6,7 @@ from itertools import groupby
 from statistics import mean
 from typing import Iterable, Iterator
 
-from workbench.figures import ms
+from workbench.figures import ms, shown_status
 
 PARAMS = ("max_tokens", "temperature", "seed", "top_p")
 OUTCOMES = {"winner": "won", "tie": "tie", "both_bad": "both bad"}
@@ -92,7 +92,7 @@ def figures(row: dict) -> dict[str, str]:
     rate = row.get("tokens_per_s")
     tokens = row.get("completion_tokens")
     return {
-        "status": row.get("status") or "–",
+        "status": shown_status(row.get("status"), row.get("finish_reason")) or "–",
         "ttft": ms(row.get("ttft_ms")),
         "tok_s": f"{rate:.1f}" if rate else "–",
         "tokens": str(tokens) if tokens is not None else "–",

@@ -20,7 +20,7 @@ from textual.widgets import Footer
 from workbench.blind import LABELS, draw_pair, shuffled_order
 from workbench.core import Comparison, Request
 from workbench.engines.pool import EnginePool
-from workbench.figures import blind_summary, summary
+from workbench.figures import blind_summary, shown_status, summary
 from workbench.ui.render import CodeStyle
 from workbench.ui.screens.navigation import NavigationMixin
 from workbench.ui.screens.prompting import PromptingMixin
@@ -333,7 +333,8 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
             pane.set_where(state.where)
             shown = round_.figures.get(i)
             if force or done or shown is None or shown[0] != state.status or now - shown[1] >= FIGURES_S:
-                pane.show_figures(state.status, blind_summary(state, now) if hide else summary(state, now))
+                pane.show_figures(shown_status(state.status, state.finish_reason),
+                                  blind_summary(state, now) if hide else summary(state, now))
                 round_.figures[i] = (state.status, now)
         if all_done:
             self._timer.pause()

@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "loading": "dim italic",
     "streaming": "bold $primary",
     "complete": "bold $success",
+    "truncated": "bold $warning",
     "cancelled": "bold $warning",
     "failed": "bold $error",
     "interrupted": "bold $warning",
