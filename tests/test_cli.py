@@ -152,7 +152,8 @@ def test_run_prompt_from_a_file_and_plain_output(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     header, *body = result.stdout.splitlines()
     assert header.startswith("── smollm2 · CPU")
-    assert "complete" in header and "TTFT" in header
+    # Sampled, so the answer may or may not reach the 12-token limit: either way it says which.
+    assert ("complete" in header or "truncated" in header) and "TTFT" in header, header
     assert "".join(body).strip()
 
 
