@@ -193,3 +193,29 @@ def test_draw_pair_prefers_the_fewest_votes():
     votes = {("a", "b"): 5, ("a", "c"): 5, ("b", "c"): 0}
     assert all(sorted(draw_pair(["a", "b", "c"], votes, rng)) == ["b", "c"] for _ in range(20))
     assert sorted(shuffled_order(4, rng)) == [0, 1, 2, 3]
+
+
+async def test_a_pool_counts_the_votes_already_in_the_log(tmp_path):
+    """Past votes for two of the three pairs: the first blind draw is the pair nobody has voted on yet."""
+    from workbench.core import Comparison, Request
+
+    store = Store(tmp_path / "log.db")
+    recorder = store.start_session("app")
+    for pair in (("alpha-model", "beta-model"), ("alpha-model", "gamma-model")):
+        for _ in range(3):
+            comparison = Comparison([ReplayEngine(n, "x") for n in pair], Request("earlier"), [recorder.on_event])
+            recorder.record(comparison)
+            comparison.start().wait(5)
+            recorder.cast(comparison, "winner", 0).result(5)
+    store.close()
+    for seed in range(3):  # whatever the draw's seed, the pair with no votes comes first
+        app, store = _app(tmp_path, names=NAMES, pool=NAMES)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = app.screen
+                await _wait(pilot, lambda: len(screen._pair_votes) == 2)
+                screen.rng.seed(seed)
+                screen = await _send(pilot, "which pair?")
+                assert {a.model for a in screen.comparison.answers} == {"beta-model", "gamma-model"}
+        finally:
+            store.close()
