@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from workbench.core.answer import truncated
+
 
 def ms(value: float | None) -> str:
     """Milliseconds as '45 ms' or '1.2 s'."""
@@ -14,7 +16,7 @@ def ms(value: float | None) -> str:
 
 def shown_status(status: str, finish_reason: str | None) -> str:
     """The status as a reader needs it: an answer cut off by max_tokens is `truncated`, not `complete`."""
-    return "truncated" if status == "complete" and finish_reason == "length" else status
+    return "truncated" if truncated(status, finish_reason) else status
 
 
 def summary(answer, now: float | None = None) -> str:

@@ -33,6 +33,11 @@ def kind(mode: int) -> str:
 
 def open_regular(path: str | os.PathLike) -> int:
     """A read-only descriptor of `path`, which must be a regular file (symlinks followed)."""
+    return _open_regular(path)[0]
+
+
+def _open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """`open_regular`, with the `fstat` it made (so a reader need not ask again)."""
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it changes nothing for a regular file.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -40,19 +45,19 @@ def open_regular(path: str | os.PathLike) -> int:
         raise InputFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ValueError:  # os.open refuses a path holding a NUL byte with ValueError
         raise InputFileError(f"{os.fsdecode(path)!r}: cannot read: the path holds a NUL byte") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise InputFileError(f"{path}: not a regular file ({kind(mode)})")
-    return fd
+        raise InputFileError(f"{path}: not a regular file ({kind(info.st_mode)})")
+    return fd, info
 
 
 def read_bytes(path: str | os.PathLike, limit: int) -> bytes:
     """The whole of a regular file of at most `limit` bytes; InputFileError otherwise."""
-    fd = open_regular(path)
+    fd, info = _open_regular(path)
     try:
-        if os.fstat(fd).st_size > limit:
-            raise InputFileError(f"{path}: too large ({_size(os.fstat(fd).st_size)}; at most {_size(limit)})")
+        if info.st_size > limit:
+            raise InputFileError(f"{path}: too large ({_size(info.st_size)}; at most {_size(limit)})")
         chunks, total = [], 0
         # Read to the bound, not to the size fstat gave: a file that grows while read stays bounded.
         while total <= limit and (chunk := os.read(fd, min(MiB, limit + 1 - total))):

@@ -18,6 +18,11 @@ from workbench.core.request import Request
 ACTIVE = ("waiting", "loading", "streaming")
 
 
+def truncated(status: str | None, finish_reason: str | None) -> bool:
+    """An answer that ended because it reached max_tokens: complete, but cut off (shown `truncated`)."""
+    return status == "complete" and finish_reason == "length"
+
+
 class _Figures:
     """Figures derived from an answer's clock readings, shared by `Answer` and its snapshots."""
 
@@ -165,11 +170,12 @@ class Answer(_Figures):
                 self.ignored = event.params
             elif isinstance(event, Usage):
                 self.prompt_tokens = _plausible(event.prompt_tokens)
-                if _plausible(event.completion_tokens) is not None:
-                    self.completion_tokens = _plausible(event.completion_tokens)
+                if (count := _plausible(event.completion_tokens)) is not None:
+                    self.completion_tokens = count
             elif isinstance(event, Done):
                 self.ended_at = now
-                self.finish_reason = event.finish_reason
+                # Every engine's stop reads the same in the log, however it spelled it.
+                self.finish_reason = event.finish_reason or ("cancelled" if event.cancelled else None)
                 self.model_id = event.model_id
                 self.system_fingerprint = event.system_fingerprint
                 self.status = "cancelled" if event.cancelled else "complete"
@@ -222,16 +228,16 @@ class Answer(_Figures):
 
     def as_dict(self) -> dict:
         """The record `workbench run --json` prints."""
-        s = self.snapshot()
+        s, text = self.read(0)  # the figures and the text from one moment
         return {
             "model": self.model,
             "where": s.where,
             "turn": self.turn,
             "status": s.status,
-            "text": self.text,
+            "text": text,
             "error": s.error,
             "finish_reason": s.finish_reason,
-            "truncated": s.status == "complete" and s.finish_reason == "length",
+            "truncated": truncated(s.status, s.finish_reason),
             "ttft_ms": _round(s.ttft_ms),
             "prompt_tokens": s.prompt_tokens,
             "completion_tokens": s.count,

@@ -38,13 +38,6 @@ class Request:
         out.append({"role": "user", "content": self.prompt})
         return out
 
-    def completion_text(self) -> str:
-        """The conversation as plain text, for a base model with no chat template."""
-        parts = [self.system] if self.system else []
-        parts.extend(m.content for m in self.history)
-        parts.append(self.prompt)
-        return "\n\n".join(parts)
-
     def with_history(self, history: tuple[Message, ...]) -> "Request":
         """The same request continuing a conversation."""
         return replace(self, history=tuple(history))

@@ -100,7 +100,7 @@ class LocalEngine(Engine):
     @classmethod
     def from_spec(cls, spec: ModelSpec, n_local: int = 1) -> "LocalEngine":
         """The engine for a `llama` config entry; the cores are split among `n_local` models."""
-        return cls(spec, n_threads=spec.n_threads or default_threads(n_local))
+        return cls(spec, n_threads=default_threads(n_local))  # __init__ prefers the spec's own n_threads
 
     @classmethod
     def check(cls, spec: ModelSpec) -> str | None:

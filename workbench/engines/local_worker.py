@@ -180,7 +180,7 @@ def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> Non
                 stops = fmt.stop if isinstance(fmt.stop, list) else [fmt.stop] if fmt.stop else []
             else:
                 # A base model has no template: continue the text as written (the conversation so far
-                # first, as plain paragraphs; Request.completion_text is the same rule).
+                # first, as plain paragraphs).
                 text = "\n\n".join([m["content"] for m in messages])
                 tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
                 criteria, stops = [stop], []

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
+from workbench.core.answer import truncated
 from workbench.export.records import PARAMS, tally
 from workbench.store.queries import MODEL_FIELDS, answers
 
@@ -30,7 +31,7 @@ COLUMNS = (ANSWER + ("truncated",) + tuple(PARAMS) + tuple(f"model_{k}" for k in
 def flat(row: dict) -> dict:
     """One answer as a flat dict of the CSV's columns (fingerprint fields as `model_*`, votes summed)."""
     out = {k: row[k] for k in ANSWER}
-    out["truncated"] = row["status"] == "complete" and row["finish_reason"] == "length"  # cut by max_tokens
+    out["truncated"] = truncated(row["status"], row["finish_reason"])
     out.update({k: row["prompt_params"].get(k) for k in PARAMS})
     model = row["model"] or {}
     out.update({f"model_{k}": model.get(k) for k in FINGERPRINT})

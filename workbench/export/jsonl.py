@@ -7,6 +7,7 @@ from typing import TextIO
 
 from sqlite_utils import Database
 
+from workbench.core.answer import truncated
 from workbench.export.records import tally
 from workbench.store.queries import answers
 
@@ -51,7 +52,7 @@ def record(row: dict) -> dict:
         "text": row["text"],
         "error": row["error"],
         "finish_reason": row["finish_reason"],
-        "truncated": row["status"] == "complete" and row["finish_reason"] == "length",
+        "truncated": truncated(row["status"], row["finish_reason"]),
         "where": row["where_run"],
         **{k: row[k] for k in FIGURES},
         "started_at": row["started_at"],

@@ -24,7 +24,6 @@ from typing import Any, Callable
 from workbench import __version__
 from workbench.core import Answer, Comparison, Done, Event, Failed
 from workbench import fingerprint
-from workbench.fingerprint import answered_identity, model_row
 from workbench.store.db import StoreError, _explain, open_db
 
 CHECKPOINT_S = 1.0
@@ -265,13 +264,11 @@ class Recorder:
     def _submit(self, fn: Callable[[Any], Any], what: str) -> Future:
         """Enqueue a write; a failure reaches `errors` and `on_error` as '<what> was not saved: <why>'."""
         future = self.store.submit(fn)
-        future.add_done_callback(lambda f: self._failed(f, what))
+        future.add_done_callback(lambda f: f.exception() is not None and self._report(what, f.exception()))
         return future
 
-    def _failed(self, future: Future, what: str) -> None:
-        exc = future.exception()
-        if exc is None:
-            return
+    def _report(self, what: str, exc: BaseException) -> None:
+        """One failed write: counted in `errors` and handed to `on_error` as one line."""
         message = f"{what} was not saved: {self.store.explain(exc)}"
         with self._lock:
             self.errors.append(message)
@@ -312,7 +309,7 @@ class Recorder:
             else:
                 db["prompts"].update(prompt_id, {"turn_uid": turn.id})
             for answer in answers:
-                self._insert(db, prompt_id, answer)
+                self._insert(db, answer, prompt_id)
             return prompt_id
 
         return self._submit(write, "the prompt")
@@ -324,8 +321,7 @@ class Recorder:
             if new:
                 self._live[answer.id] = answer
         if new:  # a regenerated answer: a new row beside the old one, under the same prompt
-            self._submit(lambda db: self._insert(db, _prompt_of(db, answer.turn_id), answer),
-                         f"{answer.model}'s answer")
+            self._submit(lambda db: self._insert(db, answer), f"{answer.model}'s answer")
         if isinstance(event, (Done, Failed)):
             self.store.wait_for_room()  # on the engine's thread: the answer waits for the log, not the reverse
             self._submit(lambda db: self._final(db, answer), f"{answer.model}'s answer")
@@ -334,32 +330,27 @@ class Recorder:
     def _row(self, db, answer: Answer) -> int | None:
         """The answer's row id: from the live map while it streams, else from the id stored in the row."""
         row = self._rows.get(answer.id)
-        if row is None:
-            found = db.execute("SELECT id FROM responses WHERE answer_uid = ?", [answer.id]).fetchone()
-            row = found[0] if found else None
-        return row
+        return row if row is not None else _response_of(db, answer.id)
 
-    def _insert(self, db, prompt_id: int | None, answer: Answer) -> int:
+    def _insert(self, db, answer: Answer, prompt_id: int | None = None) -> int:
+        """The answer's row, written now (under `prompt_id`, or its turn's prompt) unless it exists."""
         row = self._row(db, answer)
         if row is not None:
             return row  # already written (a vote on a regenerated answer can write it before its first event)
         if prompt_id is None:
+            prompt_id = _prompt_of(db, answer.turn_id)
+        if prompt_id is None:
             raise StoreError(f"{self.store.path}: no prompt row for {answer.model}'s answer (turn {answer.turn_id})")
         position = answer.position if answer.position is not None else answer.index
         blind = db.execute("SELECT coalesce(blind, 0) FROM prompts WHERE id = ?", [prompt_id]).fetchone()
-        parent = None
-        if answer.parent_id:
-            found = db.execute("SELECT id FROM responses WHERE answer_uid = ?", [answer.parent_id]).fetchone()
-            parent = found[0] if found else None
         row = db["responses"].insert({
             "prompt_id": prompt_id, "model_name": answer.model, "position": position,
             "label": chr(ord("A") + position), "blind": blind[0] if blind else 0,
             "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
             "started_at": now_iso(), "updated_at": now_iso(), "answer_uid": answer.id,
-            "parent_response_id": parent,
+            "parent_response_id": _response_of(db, answer.parent_id),
         }).last_pk
-        if not answer.finished or answer.id in self._live:
-            self._rows[answer.id] = row
+        self._rows[answer.id] = row  # forgotten by `_final`, which every recorded answer reaches
         return row
 
     def _checkpoint(self, db) -> None:
@@ -368,17 +359,15 @@ class Recorder:
             live = [(k, a) for k, a in self._live.items() if k in self._rows]
         try:
             for key, answer in live:
-                state, _ = answer.read(0, budget=0)
+                state = answer.snapshot()
                 if state.finished or state.total == self._written.get(key, 0):
                     continue
                 state, text = answer.read(0)
                 db.execute("UPDATE responses SET text = ?, completion_tokens = ?, updated_at = ? WHERE id = ?",
-                           [text, state.tokens, now_iso(), self._rows[key]])
+                           [text, state.count, now_iso(), self._rows[key]])
                 self._written[key] = state.total  # only once written: a failed checkpoint is tried again
         except Exception as exc:  # noqa: BLE001 - reported like any failed write; the writer goes on
-            failed: Future = Future()
-            failed.set_exception(exc)
-            self._failed(failed, "the answers' progress")
+            self._report("the answers' progress", exc)
             raise
 
     def _final(self, db, answer: Answer) -> None:
@@ -388,9 +377,7 @@ class Recorder:
             self._drop(answer)  # forgotten even if this write fails: the error says so, and memory stays flat
 
     def _write_final(self, db, answer: Answer) -> None:
-        row_id = self._row(db, answer)
-        if row_id is None:
-            row_id = self._insert(db, _prompt_of(db, answer.turn_id), answer)
+        row_id = self._insert(db, answer)  # its row, or one written now (an answer `record` never saw)
         row = answer.as_dict()
         db["responses"].update(row_id, {
             "status": row["status"], "text": row["text"], "error": row["error"],
@@ -411,7 +398,7 @@ class Recorder:
         """Insert the answer's model fingerprint; if its GGUF is still being hashed, attach it later."""
         if answer.identity is None:
             return None
-        identity = answered_identity(answer.identity, answer)
+        identity = fingerprint.answered_identity(answer.identity, answer)
         path = identity.fields.get("file")
         if path and path not in self._hashes:
             # Hashed once the answer is done, so it never competes with the model for the CPU.
@@ -422,7 +409,7 @@ class Recorder:
             self.store.hold(attached)  # so that `close` does not stop the writer before the row lands
 
             def attach(db) -> None:
-                row = model_row(identity, future.result() if future.exception() is None else None)
+                row = fingerprint.model_row(identity, future.result() if future.exception() is None else None)
                 db["models"].insert({**row, "first_seen": now_iso()}, pk="id", ignore=True)
                 db["responses"].update(row_id, {"model_id": row["id"]})
 
@@ -433,7 +420,7 @@ class Recorder:
             future.add_done_callback(hashed)
             return None
         sha = future.result() if future is not None and future.exception() is None else None
-        row = model_row(identity, sha)
+        row = fingerprint.model_row(identity, sha)
         db["models"].insert({**row, "first_seen": now_iso()}, pk="id", ignore=True)
         return row["id"]
 
@@ -480,7 +467,7 @@ class Recorder:
 
         def write(db) -> int:
             prompt_id = self._need_prompt(db, turn.id)
-            ids = [self._insert(db, prompt_id, a) for a in answers]  # a just-regenerated answer may lack its row
+            ids = [self._insert(db, a, prompt_id) for a in answers]  # a just-regenerated answer may lack its row
             winner = ids[winner_index] if winner_index is not None else None
             # Scores and the note carry over from the prompt's latest vote, even a withdrawn one.
             previous = db.execute("SELECT scores, note FROM votes WHERE prompt_id = ? ORDER BY id DESC LIMIT 1",
@@ -502,7 +489,7 @@ class Recorder:
 
         def write(db) -> None:
             prompt_id = self._need_prompt(db, turn.id)
-            rows = [self._insert(db, prompt_id, a) for a in answers]
+            rows = [self._insert(db, a, prompt_id) for a in answers]
             by_row = {str(rows[i]): v for i, v in scores.items() if i < len(rows)}
             current = db.execute("SELECT id FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
                                  "ORDER BY id DESC LIMIT 1", [prompt_id]).fetchone()
@@ -583,10 +570,11 @@ class Recorder:
         """The row id of an answer, once written."""
         return self.store.submit(lambda db: self._row(db, answer))
 
-    def prompt_id(self, comparison: Comparison) -> Future:
-        """The prompt row id of the comparison's latest turn, once written."""
-        turn_id = comparison.turn.id
-        return self.store.submit(lambda db: _prompt_of(db, turn_id))
+
+def _response_of(db, answer_id: str | None) -> int | None:
+    """The response row of an answer, by the id stored in it."""
+    found = db.execute("SELECT id FROM responses WHERE answer_uid = ?", [answer_id]).fetchone() if answer_id else None
+    return found[0] if found else None
 
 
 def _prompt_of(db, turn_id: str | None) -> int | None:
