@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from workbench.core import Answer, Comparison, Done, Engine, Failed, Request
+from workbench.core import ENDINGS, Answer, Comparison, Engine, Request
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class Batch:
             return
 
         def finished(answer: Answer, event) -> None:
-            if isinstance(event, (Done, Failed)):
+            if isinstance(event, ENDINGS):
                 with self._lock:
                     if answer.status == "cancelled":
                         self.tally.cancelled += 1

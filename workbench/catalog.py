@@ -28,11 +28,6 @@ class Entry:
         return f"{self.spec.model}{base}"
 
 
-def _check(spec: ModelSpec) -> str | None:
-    """Why a model cannot run, or None (each engine knows its own reasons)."""
-    return engines.check(spec)
-
-
 def discover(settings: Settings) -> list[Entry]:
     """Every model the workbench knows of, configured ones first; names are unique."""
     specs: list[ModelSpec] = list(settings.models)
@@ -46,7 +41,7 @@ def discover(settings: Settings) -> list[Entry]:
             if path.stem not in seen:
                 specs.append(ModelSpec(name=path.stem, engine="llama", path=str(path), source="models/"))
                 seen.add(path.stem)
-    return [Entry(spec, _check(spec)) for spec in specs]
+    return [Entry(spec, engines.check(spec)) for spec in specs]  # each engine knows why it cannot run
 
 
 class UnknownModel(Exception):

@@ -70,7 +70,7 @@ class StreamRedactor:
 
     def __init__(self, redactor: Redactor) -> None:
         self._redact = redactor
-        self._forms = sorted({f for f in redactor.forms}, key=len)
+        self._forms = redactor.forms
         self._held = ""
 
     def feed(self, piece: str) -> str:

@@ -144,11 +144,11 @@ def print_summary(rows: list[dict]) -> None:
         keys += extra
         for r in rows:
             r["tests"] = f"{r['tests_passed']}/{r['tests_run']}" if "tests_run" in r else None
-    table = [[("–" if r.get(k) is None else str(r[k])) for k in keys] for r in rows]
+    table = [[terminal_safe("–" if r.get(k) is None else str(r[k])) for k in keys] for r in rows]  # then measured
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)] if table else []
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
     for row in table:
-        click.echo(terminal_safe("  ".join(c.ljust(w) for c, w in zip(row, widths))))
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
 
 
 def resume_command(session_id: int, db_option: str | None) -> str:

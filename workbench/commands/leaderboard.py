@@ -50,12 +50,14 @@ def _log_battles(db_path: Path, **filters) -> tuple[list, dict]:
 def _board_lines(board, tests: dict | None = None) -> list[str]:
     """The leaderboard as a text table (with tests passed, when answers were verified), then the matrix."""
     rows = board.standings
-    width = max(5, *(len(s.model) for s in rows))
+    # Model names may come from someone else's battle file: made safe before the columns are measured.
+    name = {s.model: terminal_safe(s.model) for s in rows}
+    width = max(5, *(len(n) for n in name.values()))
     tests = tests or {}
     head = f"{'rank':>4}  {'model':<{width}}  {'rating':>7}  {'95% interval':^17}  {'votes':>6}  {'win rate':>8}"
     lines = [head + (f"  {'tests passed':>14}" if tests else "")]
     for s in rows:
-        line = (f"{s.rank:>4}  {s.model:<{width}}  {s.rating:>7.1f}  {s.lower:>7.1f} – {s.upper:>7.1f}  "
+        line = (f"{s.rank:>4}  {name[s.model]:<{width}}  {s.rating:>7.1f}  {s.lower:>7.1f} – {s.upper:>7.1f}  "
                 f"{s.votes:>6}  {s.win_rate:>8.1%}")
         if tests:
             t = tests.get(s.model)
@@ -69,7 +71,7 @@ def _board_lines(board, tests: dict | None = None) -> list[str]:
         for other in rows:
             rate = board.matrix[s.model].get(other.model) if other.model != s.model else None
             cells.append(f"{'–' if other.model == s.model else '·' if rate is None else f'{rate:.0%}':>7}")
-        lines.append(f"{i:>3} {s.model:<{width}}" + "".join(cells))
+        lines.append(f"{i:>3} {name[s.model]:<{width}}" + "".join(cells))
     return lines
 
 
@@ -140,4 +142,4 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     click.echo(f"{board.battles} pairwise votes from {', '.join(sources)}; {rounds} bootstrap rounds; {pinned}")
     click.echo()
     for line in _board_lines(board, tests):
-        click.echo(terminal_safe(line))  # model names may come from someone else's battle file
+        click.echo(line)

@@ -8,11 +8,11 @@ litellm or llama_cpp (import-linter checks it: `lint-imports`).
 from workbench.core.answer import ACTIVE, Answer, AnswerState
 from workbench.core.engine import Engine
 from workbench.core.comparison import Comparison, Subscriber, Turn
-from workbench.core.events import Cancel, Done, EngineError, Event, Failed, Ignored, Status, Token, Usage
+from workbench.core.events import ENDINGS, Cancel, Done, EngineError, Event, Failed, Ignored, Status, Token, Usage
 from workbench.core.identity import ModelIdentity, new_id
 from workbench.core.request import Message, Request
 
 __all__ = [
-    "ACTIVE", "Answer", "AnswerState", "Cancel", "Comparison", "Done", "Engine", "EngineError", "Event", "Failed", "Ignored",
+    "ACTIVE", "Answer", "AnswerState", "Cancel", "Comparison", "Done", "ENDINGS", "Engine", "EngineError", "Event", "Failed", "Ignored",
     "Message", "ModelIdentity", "Request", "Status", "Subscriber", "Token", "Turn", "Usage", "new_id",
 ]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 from workbench.core.answer import Answer
 from workbench.core.engine import Engine
-from workbench.core.events import Cancel, Done, Event, Failed, Status
+from workbench.core.events import ENDINGS, Cancel, Done, Event, Failed, Status
 from workbench.core.identity import new_id
 from workbench.core.request import Message, Request
 
@@ -76,31 +76,32 @@ class Comparison:
 
     def _new_turn(self, request: Request) -> Turn:
         turn = Turn(len(self.turns), request)
-        previous = self.turns[-1] if self.turns else None
-        for i, engine in enumerate(self.engines):
-            parent = previous.answers[i] if previous else None
-            turn.answers.append(self._answer(i, turn, self._request_for(i, request), parent, attempt=0))
+        for i in range(len(self.engines)):
+            own, parent_id = self._history(i)
+            turn.answers.append(self._answer(i, turn, request.with_history(own), parent_id, attempt=0))
         self.turns.append(turn)
         self._cancels = [Cancel() for _ in self.engines]
         self._threads = [None] * len(self.engines)
         return turn
 
-    def _answer(self, index: int, turn: Turn, request: Request, parent: Answer | None, attempt: int) -> Answer:
+    def _answer(self, index: int, turn: Turn, request: Request, parent_id: str | None, attempt: int) -> Answer:
         engine = self.engines[index]
         return Answer(index, engine.name, engine.where(), request=request, attempt=attempt,
                       position=self.positions[index], comparison_id=self.id, turn_id=turn.id,
-                      turn=turn.index + 1, parent_id=parent.id if parent else None)
+                      turn=turn.index + 1, parent_id=parent_id)
 
-    def _request_for(self, index: int, request: Request) -> Request:
-        """The request as model `index` gets it: its own earlier turns first."""
+    def _history(self, index: int) -> tuple[tuple[Message, ...], str | None]:
+        """Model `index`'s own conversation so far, and the id of its last answer in it (the parent)."""
         history: list[Message] = []
+        parent_id = None
         for turn in self.turns:
             answer = turn.answers[index]
             text = answer.text
             if answer.status == "failed" or not text.strip():
                 continue  # a failed or empty answer leaves nothing to continue from (a stopped one does)
             history += [Message("user", turn.request.prompt), Message("assistant", text)]
-        return request.with_history(tuple(history))
+            parent_id = answer.id
+        return tuple(history), parent_id
 
     # -- running --------------------------------------------------------
     def start(self) -> "Comparison":
@@ -125,9 +126,7 @@ class Comparison:
         with self._lock:
             if not self.finished:
                 raise RuntimeError("the previous turn is still being answered")
-            base = self.request
-            turn = self._new_turn(Request(prompt=prompt, system=base.system, max_tokens=base.max_tokens,
-                                          temperature=base.temperature, seed=base.seed, top_p=base.top_p))
+            turn = self._new_turn(replace(self.request, prompt=prompt))  # a turn's own request has no history
         if start:
             self.start()
         return turn
@@ -150,7 +149,7 @@ class Comparison:
         answer.started_at = self.clock()
         try:
             for event in engine.stream(answer.request, cancel):
-                if isinstance(event, (Done, Failed)):
+                if isinstance(event, ENDINGS):
                     self._end(engine, answer, event)
                     return
                 if not answer.apply(event, self.clock(), engine.where() if isinstance(event, Status) else None):
@@ -191,8 +190,7 @@ class Comparison:
             turn = self.turn
             old = turn.answers[index]
             unlaunched = self._threads[index] is None
-            parent = self.turns[-2].answers[index] if len(self.turns) > 1 else None
-            answer = self._answer(index, turn, old.request, parent, attempt=old.attempt + 1)
+            answer = self._answer(index, turn, old.request, old.parent_id, attempt=old.attempt + 1)
             turn.answers[index] = answer
             self._cancels[index] = cancel = Cancel()
         if unlaunched:  # replaced before it ever ran: it still needs its one ending

@@ -58,6 +58,7 @@ class Failed:
 
 Event = Union[Status, Token, Usage, Done, Failed, Ignored]
 ENDINGS = (Done, Failed)
+"""The two events that end an answer; exactly one of them comes, once."""
 
 
 class EngineError(Exception):

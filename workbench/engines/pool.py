@@ -6,7 +6,7 @@ import threading
 from typing import Sequence
 
 from workbench.core import Engine
-from workbench.engines import ENGINES, make_engine
+from workbench.engines import make_engine
 
 
 class EnginePool:
@@ -18,7 +18,7 @@ class EnginePool:
     @classmethod
     def for_specs(cls, specs: Sequence, at_once: int | None = None) -> "EnginePool":
         """Engines for these models, the cores split among the local ones that run at once."""
-        n_local = sum(1 for s in specs if ENGINES[s.engine].local)
+        n_local = sum(1 for s in specs if s.is_local)
         if at_once:
             n_local = min(n_local, at_once)
         return cls([make_engine(spec, n_local) for spec in specs])

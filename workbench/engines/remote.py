@@ -166,7 +166,8 @@ class RemoteEngine(Engine):
                 params[name] = value
         response = None
         finish = model_id = fingerprint = None
-        saw_text = saw_usage = finished = False
+        saw_text = saw_usage = False
+        failure: Failed | None = None
         pieces = 0  # received but not yet passed on (a possible start of a key is held back)
         redact = Redactor(known_keys(self.spec.api_key_env) + ([key] if key else []))
         text = redact.stream()  # a key echoed in the answer is cut out, even split across chunks
@@ -191,26 +192,20 @@ class RemoteEngine(Engine):
                         if shown := text.feed(piece):
                             yield Token(shown, count=pieces)
                             pieces = 0
-                    if choice.finish_reason:
-                        finish, finished = choice.finish_reason, True
+                    finish = choice.finish_reason or finish
         except Exception as exc:  # litellm maps every provider failure to its own exception types
-            if rest := text.flush():
-                yield Token(rest, count=pieces)
-                pieces = 0
-            if cancel.is_set():
-                pass  # a cancel closes the stream under the loop: that is no failure
-            elif finished and _is_usage_error(exc):
-                # The answer ended; only the usage chunk was nonsense (1e30 tokens): the answer
-                # stands, its tokens are our own count, and the provider's numbers are dropped.
-                pass
-            else:
-                yield Failed(redact(explain(exc, self.spec)))
-                return
+            # A cancel closes the stream under the loop: no failure. An answer that ended and then got
+            # a nonsense usage chunk (1e30 tokens) stands, with our own token count.
+            if not cancel.is_set() and not (finish is not None and _is_usage_error(exc)):
+                failure = Failed(redact(explain(exc, self.spec)))
         finally:
             ended.set()
             _close(response)
         if rest := text.flush():
             yield Token(rest, count=pieces)
+        if failure is not None:
+            yield failure
+            return
         if not cancel.is_set() and not saw_text and not saw_usage:
             yield Failed(f"{self.spec.api_base or self.spec.model} answered without a stream of text "
                          "(an empty or non-streaming 200 response; is it an OpenAI-compatible server?)")

@@ -164,7 +164,7 @@ def _prompt(group: list[dict], html: list[str], open_: bool) -> str:
         f"</span>{' — “' + _e(v['note']) + '”' if v.get('note') else ''}</li>" for v in votes)
     return (f"<details class=\"prompt\" id=\"p{head['prompt_id']}\"{' open' if open_ else ''}><summary>"
             f"<span class=\"pid\">#{head['prompt_id']}</span>"
-            + (f"<span class=\"turn\">turn {int(head['turn'])}</span> " if (head.get("turn") or 1) > 1 else "")
+            + (f"<span class=\"turn\">turn {int(head['turn'])}</span> " if head["turn"] > 1 else "")
             + f"{_e(first_line(head['prompt_text'], 100))}"
             f"<span class=\"meta\">{_e(models)} · {_e(verdict)}</span></summary><div class=\"pbody\">"
             f"<p class=\"params\">{_e(meta)}</p>{system}<div class=\"ptext\">{html[0]}</div>"

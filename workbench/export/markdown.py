@@ -95,7 +95,7 @@ def _prompt(group: list[dict]) -> str:
     """One prompt's section."""
     head = group[0]
     names = {row["id"]: who(row) for row in group}
-    turn = f" (turn {head['turn']} of conversation {escape(head['conversation'])})" if (head.get("turn") or 1) > 1 else ""
+    turn = f" (turn {head['turn']} of conversation {escape(head['conversation'])})" if head["turn"] > 1 else ""
     parts = [f"### Prompt {head['prompt_id']}{turn}: {escape(first_line(head['prompt_text']))}\n\n"]
     when = (head["prompt_created_at"] or "")[:19].replace("T", " ")
     meta = " · ".join(p for p in (when and f"{when} UTC", params_words(head["prompt_params"])) if p)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from workbench import __version__
-from workbench.core import Answer, Comparison, Done, Event, Failed
+from workbench.core import ENDINGS, Answer, Comparison, Event
 from workbench import fingerprint
 from workbench.store.db import StoreError, _explain, open_db
 
@@ -322,7 +322,7 @@ class Recorder:
                 self._live[answer.id] = answer
         if new:  # a regenerated answer: a new row beside the old one, under the same prompt
             self._submit(lambda db: self._insert(db, answer), f"{answer.model}'s answer")
-        if isinstance(event, (Done, Failed)):
+        if isinstance(event, ENDINGS):
             self.store.wait_for_room()  # on the engine's thread: the answer waits for the log, not the reverse
             self._submit(lambda db: self._final(db, answer), f"{answer.model}'s answer")
 

@@ -73,10 +73,7 @@ class VotingMixin:
                     for b in models[k + 1:]:
                         self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
             return
-        if round_ is self.round:
-            round_.vote = round_.saved_vote  # the names stay revealed: they were on screen
-            self._show_vote()
-            self.refresh_bindings()
+        self._restore_vote(round_)
 
     def _show_vote(self) -> None:
         round_ = self.round
@@ -107,7 +104,12 @@ class VotingMixin:
     async def _settle_undo(self, round_, future) -> None:
         if await self.confirm(future, "Vote withdrawn."):
             round_.saved_vote = None
-        elif round_ is self.round:
+        else:
+            self._restore_vote(round_)
+
+    def _restore_vote(self, round_) -> None:
+        """After a failed write: show the vote the log holds (the names stay revealed: they were seen)."""
+        if round_ is self.round:
             round_.vote = round_.saved_vote
             self._show_vote()
             self.refresh_bindings()
