@@ -173,12 +173,15 @@ def _limit(cfg: dict) -> None:
 
 
 def _drop_privileges(side: dict) -> None:
-    """Become the side's throwaway user (when started as root); no ptrace of it by anyone else."""
+    """Become the side's throwaway user (when started as root): another uid cannot ptrace it.
+
+    (PR_SET_DUMPABLE here would not last: execve resets it. The Python tests' process sets it itself,
+    after exec, in _py_runner.)
+    """
     if side.get("uid") is not None:
         os.setgroups([])
         os.setresgid(side["gid"], side["gid"], side["gid"])
         os.setresuid(side["uid"], side["uid"], side["uid"])
-    _call(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
 
 
 def _exec_side(cfg: dict, side: dict, fds: dict[int, int]) -> None:
