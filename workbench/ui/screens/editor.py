@@ -54,7 +54,9 @@ class ParamsDialog(ModalScreen[dict | None]):
 
     DEFAULT_CSS = """
     ParamsDialog { align: center middle; }
-    ParamsDialog > Vertical { width: 80; height: auto; border: round $primary; background: $panel; padding: 0 1; }
+    ParamsDialog > Vertical { width: 80; max-width: 100%; height: auto; max-height: 100%;
+                              border: round $primary; background: $panel; padding: 0 1; }
+    ParamsDialog .instructions { width: 1fr; }
     ParamsDialog Horizontal { height: auto; }
     ParamsDialog Horizontal > Vertical { width: 1fr; height: auto; }
     ParamsDialog .hint { color: $text-muted; }
@@ -70,7 +72,8 @@ class ParamsDialog(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label("Sent to every model with each prompt (empty: the model's default) · Enter saves")
+            yield Label("Sent to every model with each prompt (empty: the model's default) · "
+                        "Enter saves · Escape cancels", classes="instructions")
             yield Label("System prompt")
             yield Input(self.params.get("system") or "", id="system", placeholder="none")
             with Horizontal():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from textual import work
+from textual.actions import SkipAction
+from textual.binding import Binding
 
 from workbench.engines.pool import EnginePool
 from workbench.ui.widgets.prompt_bar import PromptBar
@@ -31,8 +33,54 @@ class NavigationMixin:
         self.notify(f"Scroll sync {'on' if self.sync_scroll else 'off'}.", timeout=2)
 
     def action_focus_prompt(self) -> None:
-        """Back to the prompt bar."""
-        self.query_one(PromptBar).input.focus()
+        """Back to the prompt bar, at once: keys typed in the same burst as `/` must land in it.
+
+        The binding is a priority one, so it runs as the app takes the key, before it routes the
+        next keys of the burst to the focused widget (an ordinary binding runs when the key has
+        bubbled up from the old focus, after the next keys were sent there); `set_focus`, not
+        `focus()`, which moves focus only on a later turn of the loop. In the bar `/` is a character.
+        """
+        bar = self.query_one(PromptBar).input
+        if self.focused is bar:
+            raise SkipAction()
+        self.set_focus(bar)
+
+    def action_leave_prompt(self) -> None:
+        """Escape in the prompt bar: to the panes (the maximised one, or the first), at once."""
+        panes = [p for p in self.panes if p.display]
+        if panes:
+            self.set_focus((self._maximized or panes[0]).view)
+
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        """(group, key as the user sees it, what it does, action) for every action, as bound now.
+
+        Keys rebound in `config.toml` show as rebound: the sheet and the palette read the keymap.
+        """
+        from workbench.ui.screens.cheat_sheet import ACTIONS
+
+        keymap = getattr(self.app, "keymap", {}) or {}
+        rows, seen = [], set()
+        for binding in self.BINDINGS:
+            name = binding.action.split("(")[0]
+            if name in seen or name not in ACTIONS:
+                continue
+            seen.add(name)
+            group, what = ACTIONS[name]
+            key = keymap.get(binding.id or "")
+            if key is None and binding.key_display:
+                shown = binding.key_display
+            else:
+                shown = ", ".join(self.app.get_key_display(Binding(k.strip(), "")) for k in (key or binding.key).split(","))
+            if name == "focus_pane" and key is None:
+                shown = "← →"
+            rows.append((group, shown, what, binding.action))
+        return rows
+
+    def action_show_keys(self) -> None:
+        """The cheat-sheet: every key, grouped; `?` again closes it."""
+        from workbench.ui.screens.cheat_sheet import CheatSheet
+
+        self.app.push_screen(CheatSheet([(g, k, w) for g, k, w, _ in self.key_rows()]))
 
     def action_focus_pane(self, step: int) -> None:
         """Move focus to the pane on the left or right."""
@@ -42,7 +90,7 @@ class NavigationMixin:
         index = self._focused_index()
         current = self.panes[index] if index is not None else None
         pos = panes.index(current) if current in panes else -step
-        panes[(pos + step) % len(panes)].view.focus()
+        self.set_focus(panes[(pos + step) % len(panes)].view)  # at once, as in action_focus_prompt
 
     def action_history(self) -> None:
         """Browse past prompts in the log."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 
 from workbench.blind import LABELS
@@ -28,15 +30,20 @@ class VerifyingMixin:
         comparison = self.comparison
         if comparison is None:
             return
-        ready = [(i, a) for i, a in enumerate(comparison.answers) if a.finished and a.text.strip()]
+        # An answer still streaming (or still stopping: a stop takes effect between tokens) is run
+        # as soon as it ends, so `v` right after a stop is never lost.
+        ready = [(i, a) for i, a in enumerate(comparison.answers) if a.text.strip()]
         if not ready:
-            self.notify("No finished answer to run yet.", severity="warning", timeout=3)
+            self.notify("No answer has any text to run yet.", severity="warning", timeout=3)
             return
         prompt = self.round.prompt_file
         what = "tests" if prompt is not None and prompt.tests else "code (no tests)"
-        self.notify(f"Running {len(ready)} answer{'s' * (len(ready) != 1)}' {what} in the sandbox…", timeout=3)
-        for i, _ in ready:
-            self.panes[i].set_badge("… running")
+        waiting = sum(not a.finished for _, a in ready)
+        later = f" ({waiting} still streaming: run when it ends)" if waiting else ""
+        self.notify(f"Running {len(ready)} answer{'s' * (len(ready) != 1)}' {what} in the sandbox…{later}",
+                    timeout=3)
+        for i, a in ready:
+            self.panes[i].set_badge("… running" if a.finished else "… runs when it ends")
         self._run_checks(comparison, ready, prompt)
 
     @work(thread=True, exclusive=True, group="verify")
@@ -45,6 +52,12 @@ class VerifyingMixin:
         from workbench.verify import verify
 
         for index, answer in ready:
+            while not answer.finished:
+                if comparison is not self.comparison or comparison.answers[index] is not answer:
+                    break  # a new prompt or a regenerated answer: nothing to run for it
+                time.sleep(0.05)
+            if not answer.finished:
+                continue
             try:
                 verdict = verify(answer.text, prompt)
             except Exception as exc:  # noqa: BLE001 - a checker bug must not take the app down

@@ -30,7 +30,7 @@ class AnswerPane(Vertical):
     AnswerPane {
         width: 1fr;
         height: 1fr;
-        border: round $panel-lighten-2;
+        border: round $foreground 35%;  /* a blend, so it shows on light and dark themes alike */
         border-title-color: $text;
         border-title-style: bold;
         border-subtitle-color: $text-muted;

@@ -9,6 +9,8 @@ from rich._wrap import divide_line
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -19,8 +21,22 @@ from workbench.ui.render import CodeStyle, Line, StreamDocument
 WRAPPED_LINES = 160  # lines whose rows are kept: more than a tall screen shows
 
 
-class AnswerView(ScrollView, can_focus=True):
-    """Streamed Markdown as wrapped rows; a finished line is wrapped when first on screen, and kept."""
+class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
+    """Streamed Markdown as wrapped rows; a finished line is wrapped when first on screen, and kept.
+
+    Its own scroll keys, not the container's: left and right belong to the screen (move between
+    panes), and any scroll by the user stops the view following the stream at once — before the
+    next frame of text could scroll it back down — until they return to the end, as a terminal does.
+    """
+
+    BINDINGS = [
+        Binding("up", "scroll_by(-1)", "Scroll up", show=False),
+        Binding("down", "scroll_by(1)", "Scroll down", show=False),
+        Binding("pageup", "scroll_by(-1, True)", "Page up", show=False),
+        Binding("pagedown", "scroll_by(1, True)", "Page down", show=False),
+        Binding("home", "scroll_to_top", "Top", show=False),
+        Binding("end", "scroll_to_end", "End (follow)", show=False),
+    ]
 
     DEFAULT_CSS = """
     AnswerView {
@@ -230,6 +246,27 @@ class AnswerView(ScrollView, can_focus=True):
         """Scroll to `y` because another pane did (no message back)."""
         self.follow = y >= self.max_scroll_y
         self._scroll_quietly(y)
+
+    def action_scroll_by(self, rows: int, page: bool = False) -> None:
+        """Scroll by rows (or pages); going up stops following the stream."""
+        step = rows * max(1, self.scrollable_content_region.height - 1) if page else rows
+        if step < 0 and self.max_scroll_y > 0:
+            self.follow = False
+        self.scroll_to(y=self.scroll_offset.y + step, animate=False, immediate=True)
+
+    def action_scroll_to_top(self) -> None:
+        """To the first line; stops following the stream."""
+        self.follow = False
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_scroll_to_end(self) -> None:
+        """To the last line, and follow the stream again."""
+        self.follow = True
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.follow = False
+        super()._on_mouse_scroll_up(event)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -17,6 +17,8 @@ class PromptInput(Input):
     BINDINGS = [
         Binding("up", "history(-1)", "Earlier prompt", show=False),
         Binding("down", "history(1)", "Later prompt", show=False),
+        # Priority, so it runs as the key arrives: the keys typed right after it go to the pane.
+        Binding("escape", "screen.leave_prompt", "Leave prompt", priority=True),
     ]
 
     def __init__(self, **kwargs) -> None:
