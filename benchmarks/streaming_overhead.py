@@ -88,6 +88,8 @@ async def app_run(pilot, tokens: int, prompt: str) -> tuple[float, float]:
 
     screen = pilot.app.screen
     previous = screen.comparison
+    if previous is not None:
+        screen.action_new_comparison()  # each round is a new comparison, not a follow-up of the last
     bar = screen.query_one(PromptBar)
     bar.input.value = prompt
     bar.input.focus()

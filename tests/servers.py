@@ -23,6 +23,13 @@ Modes:
   ok        streams a short, well-formed answer with usage
   mixed     like `ok`, but about 1 request in 20 gets one of the faults above (seeded: the soak benchmark)
   script    streams `FaultyServer.script` (a list of raw body pieces) as a 200 event stream: fuzzing
+  paced     like `ok`, after `FaultyServer.latency` seconds (0.5 by default): a server of fixed latency
+
+Whatever the mode, the server counts the requests it holds open at once (`in_flight`, and the most
+ever: `max_in_flight`). With `capacity` set, it works on that many at a time and the rest wait their
+turn, as a llama.cpp server with one slot does. `inject` is a list of HTTP statuses (429, 500, 503…)
+that the next requests get instead of an answer, one each; `fail_with`, while set, is the status of
+every request (a replica that is down).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ FAKE_KEY = "wb-test-key-not-real"
 KEY_ENV = "WB_TEST_KEY"
 
 MODES = ("429", "500", "drop", "error", "stall", "hang", "endless", "echo400", "echo503", "echokey", "hugeusage",
-         "html200", "json200", "ok", "mixed", "script")
+         "html200", "json200", "ok", "mixed", "script", "paced")
 MIXED_FAULTS = ("429", "500", "drop", "error", "echo400", "hugeusage", "html200")
 
 
@@ -71,6 +78,31 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         mode = self.path.strip("/").split("/", 1)[0]
         self.server.requests.append((mode, self.path, dict(self.headers), body))
+        with self.server.lock:
+            self.server.in_flight += 1
+            self.server.max_in_flight = max(self.server.max_in_flight, self.server.in_flight)
+            injected = self.server.inject.pop(0) if self.server.inject else self.server.fail_with
+        try:
+            if injected:
+                self._injected(injected)
+            elif self.server.slots is not None:
+                with self.server.slots:
+                    self._answer(mode)
+            else:
+                self._answer(mode)
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
+
+    def _injected(self, status: int) -> None:
+        """An error status instead of an answer (`inject`, `fail_with`), worded as OpenAI words it."""
+        kind = "rate_limit_error" if status == 429 else "server_error"
+        self._json(status, {"error": {"message": f"injected HTTP {status}", "type": kind}})
+
+    def _answer(self, mode: str) -> None:
+        if mode == "paced":
+            time.sleep(self.server.latency)
+            mode = "ok"
         if mode == "mixed":
             with self.server.lock:
                 mode = self.server.rng.choice(MIXED_FAULTS) if self.server.rng.random() < 0.05 else "ok"
@@ -202,6 +234,12 @@ class _Server(ThreadingHTTPServer):
         self.script: list[bytes] = []
         self.rng = __import__("random").Random(20261129)
         self.disconnects: list[float] = []
+        self.latency = 0.5
+        self.slots: threading.Semaphore | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.inject: list[int] = []
+        self.fail_with: int | None = None
 
 
 class FaultyServer:
@@ -209,6 +247,7 @@ class FaultyServer:
 
     def __init__(self) -> None:
         self._server = _Server()
+        self._capacity: int | None = None
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="faulty-server", daemon=True)
 
@@ -236,6 +275,44 @@ class FaultyServer:
     def requests(self) -> list[tuple[str, str, dict, bytes]]:
         """(mode, path, headers, body) of every POST received."""
         return self._server.requests
+
+    @property
+    def latency(self) -> float:
+        """Seconds the `paced` mode waits before it answers."""
+        return self._server.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._server.latency = seconds
+
+    @property
+    def capacity(self) -> int | None:
+        """Requests worked on at once (the rest wait their turn); None: all of them."""
+        return self._capacity
+
+    @capacity.setter
+    def capacity(self, n: int | None) -> None:
+        self._capacity = n
+        self._server.slots = None if n is None else threading.Semaphore(n)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests this server held open at once."""
+        return self._server.max_in_flight
+
+    @property
+    def inject(self) -> list[int]:
+        """HTTP statuses the next requests get instead of an answer, one each (append to it)."""
+        return self._server.inject
+
+    @property
+    def fail_with(self) -> int | None:
+        """The status every request gets while set (a replica that is down)."""
+        return self._server.fail_with
+
+    @fail_with.setter
+    def fail_with(self, status: int | None) -> None:
+        self._server.fail_with = status
 
     @property
     def disconnects(self) -> list[float]:

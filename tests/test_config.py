@@ -202,6 +202,7 @@ def test_a_nul_byte_in_a_path_names_the_model_and_key(workbench_home: Path) -> N
     ("timeout", "-1"), ("timeout", "0"), ("timeout", "nan"), ("timeout", "inf"),
     ("n_ctx", "0"), ("n_ctx", "-4096"), ("n_threads", "0"), ("n_threads", "-2"),
     ("n_gpu_layers", "-2"), ("tokens_per_s", "nan"), ("tokens_per_s", "inf"),
+    ("repeat_guard", "-1"), ("repeat_guard", "1"),
 ])
 def test_nonsensical_numbers_are_refused(workbench_home: Path, key: str, value: str) -> None:
     engine = 'engine = "litellm"\nmodel = "openai/x"' if key == "timeout" else (
@@ -212,3 +213,49 @@ def test_nonsensical_numbers_are_refused(workbench_home: Path, key: str, value: 
     message = str(err.value)
     assert_one_line(message)
     assert message.startswith(f"{path}: model 'm'") and f"'{key}'" in message, message
+
+
+def test_repeat_guard_is_a_line_count_per_model(workbench_home: Path) -> None:
+    """`repeat_guard = N` stops an answer at the Nth identical line in a row; 0 is off; unset, the engine decides."""
+    write(workbench_home, '[[models]]\nname = "a"\nengine = "llama"\npath = "/x.gguf"\nrepeat_guard = 6\n'
+                          '[[models]]\nname = "b"\nengine = "llama"\npath = "/x.gguf"\nrepeat_guard = 0\n'
+                          '[[models]]\nname = "c"\nengine = "llama"\npath = "/x.gguf"\n')
+    assert [m.repeat_guard for m in load_settings().models] == [6, 0, None]
+    for bad in ("true", "2.5", '"4"'):
+        write(workbench_home, f'[[models]]\nname = "m"\nengine = "llama"\npath = "/x.gguf"\nrepeat_guard = {bad}\n')
+        with pytest.raises(ConfigError, match="'repeat_guard' must be int"):
+            load_settings()
+    write(workbench_home, '[[models]]\nname = "m"\nengine = "llama"\npath = "/x.gguf"\nrepeat_guard = 1\n')
+    with pytest.raises(ConfigError, match=r"'repeat_guard' must be 0 \(off\) or at least 2, not 1"):
+        load_settings()
+
+
+def test_keys_and_leaderboard_settings(tmp_path):
+    from workbench.config import ConfigError, load_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\ndiff = "ctrl+d"\n\n[leaderboard]\nmin_votes = 3\n')
+    settings = load_settings(path)
+    assert settings.keys == {"diff": "ctrl+d"} and settings.leaderboard_min_votes == 3
+    for bad, says in (('[keys]\ndiff = 4\n', "keys.diff"), ('[leaderboard]\nmin_votes = 0\n', "min_votes"),
+                      ('[leaderboard]\nmin_votes = true\n', "min_votes"), ('[leaderboard]\nmin = 2\n', "leaderboard.min")):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match=says):
+            load_settings(path)
+
+
+def test_the_leaderboard_takes_its_minimum_from_the_config(tmp_path):
+    """One vote, `[leaderboard] min_votes = 1`: ranked, as `--min-votes 1` would."""
+    import json
+
+    from click.testing import CliRunner
+
+    from workbench.cli import main
+
+    battles = tmp_path / "battles.jsonl"
+    battles.write_text(json.dumps({"model_a": "x", "model_b": "y", "winner": "model_a"}) + "\n")
+    config = tmp_path / "config.toml"
+    config.write_text("[leaderboard]\nmin_votes = 1\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "leaderboard", "--battles", str(battles),
+                                       "--rounds", "5", "--no-log"])
+    assert "models ranked from 1 vote" in result.output, result.output

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from markdown_it import MarkdownIt
 
+import unfenced_answers as unfenced
 from servers import assert_one_line
 from workbench import export
 from workbench.cli import main
@@ -601,3 +602,40 @@ def test_cli_export_onto_a_full_disk_is_one_line(log, tmp_path: Path) -> None:
         assert not target.exists() and [p.name for p in disk.iterdir()] == ["filler"]
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+# -- code without fences -------------------------------------------------------------------------
+
+def test_html_shows_code_without_fences_as_code_and_prose_as_prose(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    store = Store(path)
+    try:
+        rec = store.start_session("run")
+        _ask(rec, "Factorial in Python", [ReplayEngine("small", unfenced.PYTHON_WITH_COMMENTS),
+                                          ReplayEngine("prose", unfenced.PROSE), ReplayEngine("fenced", ALPHA)])
+    finally:
+        store.close()
+    small, prose, fenced = Tree(exported(path, "html")).root.find("article", "answer")
+    # The bare code: one highlighted block, its lines as written; `# comment` is a comment, not a heading.
+    (pre,) = small.find("pre", "highlight")
+    assert pre.attrs["data-lang"] == "python"
+    assert pre.all_text() == unfenced.PYTHON_CODE
+    spans = {(s.attrs.get("class"), s.all_text()) for s in pre.find("span")}
+    assert ("c1", "# Function to calculate the factorial") in spans and ("k", "def") in spans
+    assert not small.find("h1") and not small.find("h2")
+    paragraphs = [p.all_text() for p in small.find("p")]
+    assert paragraphs[0].startswith("Here is a Python function") and paragraphs[-1].startswith("This function uses")
+    # Prose keeps its headings, lists, table and quote, and gets no code block.
+    assert not prose.find("pre")
+    assert [h.all_text() for h in prose.find("h1")] == ["Sorting algorithms", "Summary"]
+    assert len(prose.find("li")) == 7 and prose.find("table") and prose.find("blockquote")
+    # A fenced answer is rendered as before.
+    (code,) = fenced.find("pre", "highlight")
+    assert code.attrs["data-lang"] == "python" and 'return f"hello {name}"' in code.all_text()
+
+
+def test_html_render_unit_fences_only_unfenced_code() -> None:
+    bare, fenced, empty = html_export._render([unfenced.SMOLLM2_C, ALPHA, None])
+    assert bare.count("<pre") == 1 and 'data-lang="c"' in bare and "<h1" not in bare
+    assert fenced == html_export.render_many([ALPHA])[0]
+    assert empty == ""

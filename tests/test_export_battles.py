@@ -64,10 +64,10 @@ def test_leaderboard_shows_pass_rates_next_to_ratings(tmp_path):
     recorder.verified(comparison.answers[0], Verdict(outcome="pass", passed=3, total=3)).result(10)
     recorder.verified(comparison.answers[1], Verdict(outcome="fail", passed=1, total=3)).result(10)
     store.close()
-    text = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--rounds", "10"]).stdout
+    text = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--rounds", "10", "--min-votes", "1"]).stdout
     assert "tests passed" in text
     table = text.split("Pairwise")[0]
     lines = {line.split()[1]: line for line in table.splitlines() if line.strip()[:1].isdigit()}
     assert lines["a"].rstrip().endswith("1/1") and lines["b"].rstrip().endswith("0/1")
-    data = json.loads(CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--json", "--rounds", "5"]).stdout)
+    data = json.loads(CliRunner().invoke(main, ["leaderboard", "--db", str(db), "--json", "--rounds", "5", "--min-votes", "1"]).stdout)
     assert data["tests"]["a"] == {"run": 1, "passed": 1, "pass_rate": 1.0}

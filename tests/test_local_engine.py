@@ -296,3 +296,38 @@ def test_stale_worker_logs_are_removed_at_the_next_start(workbench_home: Path, s
     LocalEngine(smollm2, n_threads=1)
     assert not stale.exists()
     assert live.exists() and unrelated.exists()
+
+
+# -- base models: completion mode, and the repetition guard (issue 12) ----------------------------------
+
+def test_mode_is_completion_for_a_base_model_and_chat_for_a_chat_model(make, smollm2: ModelSpec,
+                                                                        gemma: ModelSpec) -> None:
+    chat, base = make(smollm2), make(gemma)
+    assert (chat.mode, base.mode) == ("chat", "completion")  # from the GGUF's metadata, before any load
+    assert (chat.repeat_guard, base.repeat_guard) == (0, 4)  # the guard: on for base models only
+    assert make(gemma, chat_format="chatml").mode == "chat"  # a named chat format prompts it as chat
+    assert make(gemma, repeat_guard=0).repeat_guard == 0
+    assert chat.preload() is None and base.preload() is None
+    assert (chat.info["chat"], base.info["chat"]) == (True, False)
+    assert (chat.mode, base.mode) == ("chat", "completion")  # the worker's own answer agrees
+
+
+def test_a_looping_base_model_is_stopped_as_repeating_and_the_worker_freed(make, gemma: ModelSpec) -> None:
+    """Gemma 3 270M continues `print("hello")` forever at temperature 0; the guard stops it at the 4th."""
+    engine = make(gemma)
+    started = time.monotonic()
+    (answer,), (events,) = run([engine], Request('def hello():\n    print("hello")\n', max_tokens=400,
+                                                 temperature=0, seed=1))
+    assert answer.status == "complete", answer.error
+    assert answer.finish_reason == "repeating"
+    assert answer.text.count('print("hello")') >= 4 and answer.tokens < 60, answer.text
+    assert answer.prompt_tokens and answer.prompt_tokens > 5  # reported as the worker stopped: kept
+    assert [e for e in events if isinstance(e, (Done, Failed))] == [Done(finish_reason="repeating")]
+    pid = engine.pid
+    assert pid, "the worker was killed, not stopped between tokens"
+    # The worker stopped generating: the next answer starts at once, with nothing left of the loop.
+    (after,), (events,) = run([engine], Request("The capital of France is", max_tokens=8, temperature=0))
+    assert after.status == "complete", after.error
+    assert events[0] == Status("ready", ready=True) and 'print("hello")' not in after.text
+    assert engine.pid == pid
+    assert time.monotonic() - started < 20

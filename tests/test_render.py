@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.text import Text
 
+import unfenced_answers as answers
+from workbench.ui import render
 from workbench.ui.render import CodeStyle, StreamDocument
 
 
@@ -91,3 +95,138 @@ def test_feeding_is_linear_in_the_answer_length():
 
     small, large = cost(200), cost(800)
     assert large < 5 * small
+
+
+# -- code without fences ------------------------------------------------------------------------------
+
+
+
+def _streamed(text: str, step: int = 7) -> tuple[StreamDocument, int]:
+    """The document after streaming `text` and closing it, and close()'s first changed line."""
+    doc = _doc()
+    for i in range(0, len(text), step):
+        doc.feed(text[i:i + step])
+        doc.render_partial()
+    return doc, doc.close()
+
+
+def test_unfenced_code_is_rendered_as_code_when_the_answer_ends():
+    doc, first = _streamed(answers.PYTHON_WITH_COMMENTS)
+    lines = answers.PYTHON_WITH_COMMENTS.split("\n")
+    code = range(2, 13)  # from `# Function to calculate the factorial` to `print(factorial(5))`
+    assert first == 2, "close() reports the first restyled line, so a view lays out again from there"
+    assert [i for i, line in enumerate(doc.lines) if line.code] == list(code)
+    for i in code:
+        assert doc.lines[i].text.plain == lines[i], "as written: no heading, no bullet, indentation kept"
+    assert doc.lines[2].text.plain == "# Function to calculate the factorial"  # a comment, not a heading
+    assert doc.lines[9].text.plain == "        return n * factorial(n - 1)"
+    assert _styled(doc.lines[3].text) and _styled(doc.lines[2].text)
+    assert sorted(doc.take_restyled()) == list(code)
+    assert not doc.lines[0].code and not doc.lines[14].code  # the prose around it stays prose
+
+
+def test_prose_stays_prose_when_the_answer_ends():
+    for text in (answers.PROSE, answers.SMOLLM2_TIPS):
+        doc, first = _streamed(text)
+        assert first == len(doc.lines) - (not text.endswith("\n")) and doc.take_restyled() == []
+        assert not any(line.code for line in doc.lines)
+    doc, _ = _streamed(answers.PROSE)
+    assert doc.lines[0].text.plain == "Sorting algorithms"  # still a heading
+    assert doc.lines[4].text.plain.startswith("• Bubble sort")
+
+
+def test_a_fenced_answer_is_unchanged_by_the_end():
+    text = "Here:\n```python\n# not a heading\ndef f(x):\n    return x + 1\n```\nDone.\n"
+    doc = _doc()
+    doc.feed(text)
+    before = [(ln.text.plain, ln.text.spans, ln.code) for ln in doc.lines]
+    doc.take_restyled()
+    assert doc.close() == len(doc.lines)
+    assert [(ln.text.plain, ln.text.spans, ln.code) for ln in doc.lines] == before
+    assert doc.take_restyled() == []
+
+
+def test_a_real_small_model_answer_without_fences():
+    doc, first = _streamed(answers.SMOLLM2_C)
+    assert first == 0 and all(line.code for line in doc.lines[:34])
+    assert doc.lines[0].text.plain == "#include <stdio.h>"
+
+
+def test_unfenced_code_is_found_once_at_the_end_not_per_token(monkeypatch):
+    calls: list[int] = []
+    real = render.code_blocks
+    monkeypatch.setattr(render, "code_blocks", lambda text: calls.append(len(text)) or real(text))
+    doc = _doc()
+    for i in range(0, len(answers.PYTHON_WITH_COMMENTS), 3):
+        doc.feed(answers.PYTHON_WITH_COMMENTS[i:i + 3])
+        doc.render_partial()
+    assert calls == []
+    doc.close()
+    assert len(calls) == 1
+
+
+def test_rendering_unfenced_code_at_the_end_is_linear():
+    """Counted, not timed: 4x the lines of unfenced code cost about 4x to highlight at the end."""
+    calls = {"n": 0}
+
+    class Counting(CodeStyle):
+        def highlight(self, code, language):
+            calls["n"] += len(code)
+            return super().highlight(code, language)
+
+    def cost(functions: int) -> int:
+        calls["n"] = 0
+        doc = StreamDocument(Counting("monokai"))
+        doc.feed("Here it is:\n\n")
+        for i in range(functions):
+            for piece in (f"def step_{i}(x):\n", "    # one step\n", f"    return x + {i}\n"):
+                doc.feed(piece)
+                doc.render_partial()
+        doc.close()
+        assert all(line.code for line in doc.lines[2:-1])
+        return calls["n"]
+
+    small, large = cost(100), cost(400)
+    assert large < 5 * small
+
+
+def test_lines_that_are_not_the_models_split_the_search_for_unfenced_code():
+    """A line the app adds between turns (not the model's) is never taken into a block of code."""
+    doc = _doc()
+    doc.feed("def f(x):\n    return x\n")
+    assert doc.close() == 0 and all(line.code for line in doc.lines)
+    doc.lines.append(render.Line(Text("x = 1  # the app's own line, shaped like code"), False))
+    doc.feed("y = f(2)\nprint(y)\n\nThat prints 2.\n")
+    assert doc.close() == 3
+    assert [line.code for line in doc.lines] == [True, True, False, True, True, False, False]
+
+
+_answer_lines = st.one_of(
+    st.sampled_from(["", "def f(x):", "    return x", "    # note", "# Title", "- item", "print(f(1))", "x = 1",
+                     "}", "function g() {", "```", "```python", "~~~", "Some prose that reads like a sentence.",
+                     "\tindented with a tab", "#include <stdio.h>", "return 1;"]),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20),  # rich drops control characters
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(st.lists(_answer_lines, max_size=20).map("\n".join), st.integers(1, 9))
+def test_every_code_line_shows_the_models_text_as_it_came(text, step):
+    doc, first = _streamed(text, step)
+    raw = [line.rstrip("\r").expandtabs(4) for line in text.split("\n")]
+    assert len(doc.lines) == len(raw) - (text.endswith("\n") or text == "")
+    assert 0 <= first <= len(doc.lines)
+    for line, came in zip(doc.lines, raw):
+        if line.code:
+            assert line.text.plain == came
+
+
+def test_needs_close_until_the_lines_have_been_searched_for_code():
+    doc = _doc()
+    assert not doc.needs_close
+    doc.feed("def f(x):\n    return x\n")
+    assert doc.needs_close, "a view must close an answer that ended in a newline too"
+    doc.close()
+    assert not doc.needs_close
+    doc.feed("more")
+    assert doc.needs_close

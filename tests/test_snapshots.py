@@ -1,4 +1,4 @@
-"""Screenshots of the main screens (pytest-textual-snapshot), each at 80x24 and 160x48.
+"""Screenshots of the main screens (pytest-textual-snapshot), each at 80x24, 100x30 and 160x48.
 
 Update with `pytest tests/test_snapshots.py --snapshot-update`; the SVGs are in tests/__snapshots__/.
 """
@@ -21,7 +21,8 @@ from workbench.ui.screens.compare import CompareScreen
 from workbench.ui.screens.history import HistoryScreen
 from workbench.ui.screens.leaderboard import LeaderboardScreen
 
-SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((100, 30), id="100x30"),
+         pytest.param((160, 48), id="160x48")]
 NAMES = ["alpha-model", "beta-model"]
 CODE = ("Here is a small helper:\n\n```python\ndef mean(xs: list[float]) -> float:\n"
         '    """The average of xs."""\n    return sum(xs) / len(xs)  # never empty\n```\n\n'
@@ -112,7 +113,9 @@ async def _ask(pilot, text: str, seed: int = 7) -> CompareScreen:
     screen.rng.seed(seed)
     await send_prompt(pilot, text)
     await wait_for(pilot, lambda: screen.comparison is not None and screen.comparison.finished, 10)
-    await wait_for(pilot, lambda: all("complete" in str(p.query_one(".figures").render()) for p in screen.panes), 10)
+    # Painted to the end, figures included (at 80 columns the compact figures leave out `complete`).
+    await wait_for(pilot, lambda: all(screen.round.figures.get(i, ("",))[0] == a.status == "complete"
+                                      for i, a in enumerate(screen.comparison.answers)), 10)
     return screen
 
 
@@ -134,7 +137,7 @@ def test_two_panes_mid_stream(snap_compare, make_app, size):
         await wait_for(pilot, lambda: screen.comparison is not None
                        and [a.count for a in screen.comparison.answers] == [len(e.pieces) for e in engines], 10)
         app.clock.ui = 1002.0  # two seconds in: the next frame paints every piece and the figures with it
-        await wait_for(pilot, lambda: all(f"{len(e.pieces)} tok · 2.0 s" in str(p.query_one(".figures").render())
+        await wait_for(pilot, lambda: all(f"{len(e.pieces)} tok · 2.0" in str(p.query_one(".figures").render())
                                           for p, e in zip(screen.panes, engines)), 10)
         await _clear_toasts(pilot)
 
@@ -170,14 +173,53 @@ def test_blind_after_the_vote(snap_compare, make_app, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_help_panel(snap_compare, make_app, size):
-    """`?` docks the key list beside two finished answers."""
+def test_cheat_sheet(snap_compare, make_app, size):
+    """`?` opens the workbench's cheat-sheet over two finished answers."""
     app = make_app(_replays())
 
     async def run_before(pilot):
         await _ask(pilot, "Average a list in Python")
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: pilot.app.screen.query("HelpPanel"), 5)
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "CheatSheet", 5)
+        await _clear_toasts(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_follow_up(snap_compare, make_app, size):
+    """A follow-up: each pane shows turn 1's prompt and answer, then turn 2's."""
+    app = make_app(_replays())
+
+    async def run_before(pilot):
+        await _ask(pilot, "Average a list in Python")
+        await _ask(pilot, "Now handle the empty list")
+        await _clear_toasts(pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_params_dialog(snap_compare, make_app, size):
+    """F3: the system prompt and sampling parameters, with the whole instruction line."""
+    app = make_app(_replays())
+
+    async def run_before(pilot):
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ParamsDialog", 5)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_export_dialog(snap_compare, make_app, size):
+    """`x`: the export dialog, HTML chosen, a free file name suggested."""
+    app = make_app(_replays())
+
+    async def run_before(pilot):
+        await _ask(pilot, "Average a list in Python")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ExportDialog", 5)
         await _clear_toasts(pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

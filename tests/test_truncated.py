@@ -69,3 +69,34 @@ async def test_the_pane_says_truncated() -> None:
         await wait_for(pilot, lambda: screen.comparison is not None and screen.comparison.finished)
         figures = str(screen.panes[0].query_one(".figures").render())
         assert figures.startswith("● truncated ·"), figures
+
+
+def test_a_looping_base_model_is_stopped_repeating_in_json_and_exports(tmp_path: Path, gemma: ModelSpec) -> None:
+    """Gemma 3 270M (a base model: the guard is on) loops on `print("hello")`: `run --json` and the
+    jsonl/csv/markdown/html exports of the logged answer say finish reason `repeating`, not truncated."""
+    from workbench.export import html, markdown
+
+    log = tmp_path / "log.db"
+    as_json = CliRunner().invoke(main, ["run", 'def hello():\n    print("hello")\n', "-m", "gemma3-270m",
+                                        "--max-tokens", "300", "--temperature", "0", "--json", "--db", str(log)],
+                                 catch_exceptions=False)
+    assert as_json.exit_code == 0, as_json.output
+    (record,) = json.loads(as_json.stdout)
+    assert record["status"] == "complete" and record["finish_reason"] == "repeating", record
+    assert record["truncated"] is False and record["text"].count('print("hello")') >= 4
+    db = open_for_reading(log)
+    try:
+        out = io.StringIO()
+        jsonl.write(db, out)
+        (row,) = [json.loads(line) for line in out.getvalue().splitlines()]
+        assert row["finish_reason"] == "repeating" and row["truncated"] is False and row["text"] == record["text"]
+        out = io.StringIO()
+        csv_export.write(db, out)
+        (flat,) = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert flat["finish_reason"] == "repeating" and flat["truncated"] == "False"
+        for export in (markdown, html):
+            out = io.StringIO()
+            export.write(db, out)
+            assert "stopped: repeating" in out.getvalue(), export.__name__
+    finally:
+        db.conn.close()

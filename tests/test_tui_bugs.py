@@ -222,4 +222,39 @@ async def test_the_f3_dialog_instruction_is_whole_at_every_size(size):
         await pilot.pause()
         label = app.screen.query_one(".instructions")
         shown = " ".join(_shown(label).split())
-        assert "Enter saves · Escape cancels" in shown, shown
+        assert "Enter saves · Ctrl+S saves as your defaults for every launch · Escape cancels" in shown, shown
+
+
+class Base(ReplayEngine):
+    """A replay that says it runs in completion mode, as a base model does."""
+
+    mode = "completion"
+
+
+async def test_a_base_model_says_so_in_its_border_and_a_repeating_stop_is_named():
+    looping = "Start:\n" + "print('hello world')\n" * 40
+    app = _app(Base("base-model", looping), ReplayEngine("chat-model", CODE))
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: "base · completion" in str(screen.panes[0].border_subtitle))
+        assert "base" not in str(screen.panes[1].border_subtitle)
+        await send_prompt(pilot, "go")
+        await wait_for(pilot, lambda: screen.comparison.finished)
+        await pilot.pause(0.3)
+        answer = screen.comparison.answers[0]
+        assert answer.finish_reason == "repeating"
+        assert "stopped: repeating" in str(screen.panes[0].query_one(".figures").render())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_pane_figures_keep_their_units_and_token_count_at_narrow_widths(size):
+    app = _app(ReplayEngine("alpha-model", CODE), ReplayEngine("beta-model", CODE))
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen
+        await send_prompt(pilot, "hi")
+        await wait_for(pilot, lambda: screen.comparison.finished)
+        await pilot.pause(0.3)
+        for pane in screen.panes:
+            shown = _shown(pane.query_one(".figures"))
+            assert " tok" in shown and ("t/s" in shown or "tok/s" in shown), shown
+            assert "…" not in shown, shown

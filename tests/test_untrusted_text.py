@@ -123,7 +123,7 @@ def test_leaderboard_prints_no_escape_sequence_from_a_battle_file(tmp_path: Path
     battles = tmp_path / "battles.jsonl"
     battles.write_text("".join(json.dumps({"model_a": f"m{ESCAPES}x", "model_b": "plain", "winner": w}) + "\n"
                                for w in ("model_a", "model_b", "model_a", "tie")), encoding="utf-8")
-    result = CliRunner().invoke(main, ["leaderboard", "--battles", str(battles), "--rounds", "20",
+    result = CliRunner().invoke(main, ["leaderboard", "--battles", str(battles), "--rounds", "20", "--min-votes", "1",
                                        "--db", str(tmp_path / "log.db")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output

@@ -114,6 +114,39 @@ def test_no_code_at_all():
     assert verdict.outcome == "no-code" and verdict.language == "python"
 
 
+def test_code_without_fences_between_prose_is_found():
+    from unfenced_answers import PROSE, PYTHON_CODE, PYTHON_WITH_COMMENTS, SMOLLM2_IS_PRIME
+
+    assert extract_code(PYTHON_WITH_COMMENTS, "python") == PYTHON_CODE
+    assert extract_code(PYTHON_WITH_COMMENTS, None) == PYTHON_CODE
+    assert extract_code(PYTHON_WITH_COMMENTS, "javascript") is None
+    assert extract_code(PROSE, "python") is None and extract_code(PROSE, None) is None
+    # SmolLM2 left out the opening fence; its stray closing one opened a block of prose: the code is found.
+    code = extract_code(SMOLLM2_IS_PRIME, "python")
+    assert code.startswith("def is_prime(n):\n") and code.endswith("print(is_prime(13)) # This returns False\n")
+    js = "Here:\n\nfunction inc(x) {\n  return x + 1;\n}\n\nThat is it.\n"
+    assert extract_code(js, "javascript") == "function inc(x) {\n  return x + 1;\n}\n"
+
+
+def test_unfenced_code_with_a_fenced_usage_example():
+    answer = ("def double(x):\n    return 2 * x\n\nExample usage:\n\n```python\nprint(double(4))\n```\n")
+    assert extract_code(answer, "python") == "def double(x):\n    return 2 * x\n"
+
+
+def test_fenced_answers_ignore_code_shaped_prose_around_the_fences():
+    answer = ("Set it up:\n\nx = load()\nprint(x)\n\n```python\ndef f(x):\n    return x\n```\n")
+    assert extract_code(answer, "python") == "def f(x):\n    return x\n"
+
+
+@runs_code
+def test_an_unfenced_answer_is_verified():
+    from answers import MERGE_INTERVALS
+
+    answer = f"Here is the function:\n{MERGE_INTERVALS}\nIt sorts the intervals, then merges the overlapping ones.\n"
+    verdict = verify(answer, parse(PROMPTS / "merge-intervals.md"))
+    assert verdict.outcome == "pass" and verdict.language == "python", verdict
+
+
 # ── runners against the shipped prompts ──────────────────────────────────────────────────────
 
 LRU_GOOD = """
@@ -241,9 +274,8 @@ def test_bash_correct_and_wrong_answers():
 
 
 def test_other_languages_have_no_runner():
-    verdict = verify(fenced("pub fn encode(s: &str) -> String { s.into() }", "rust"),
-                     parse(PROMPTS / "rust-run-length.md"))
-    assert verdict.outcome == "no-runner" and verdict.note == "no runner for rust"
+    verdict = verify(fenced('package main\n\nfunc main() { println("hi") }', "go"), None, "go")
+    assert verdict.outcome == "no-runner" and verdict.note == "no runner for go"
 
 
 @runs_code
@@ -343,6 +375,8 @@ def test_check_bad_input_is_one_line_and_exit_2(tmp_path: Path, args, message):
 
 def test_check_a_language_without_runner_exits_2(tmp_path: Path):
     answer = tmp_path / "answer.md"
-    answer.write_text(fenced("pub fn encode(s: &str) -> String { s.into() }", "rust"))
-    result = check(str(answer), "--prompt", "rust-run-length")
-    assert result.exit_code == 2 and result.stdout.startswith("no-runner · no runner for rust")
+    answer.write_text(fenced('package main\n\nfunc main() { println("hi") }', "go"))
+    prompt = tmp_path / "go-hello.md"
+    prompt.write_text("---\ntitle: Hello (Go)\nlanguage: go\n---\nWrite a Go program that prints hi.\n")
+    result = check(str(answer), "--prompt", str(prompt))
+    assert result.exit_code == 2 and result.stdout.startswith("no-runner · no runner for go")

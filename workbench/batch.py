@@ -4,7 +4,9 @@ Each (prompt, repeat) is one comparison across the models, so the log groups a
 batch exactly as it groups the app's comparisons. Up to `parallel` comparisons
 are in flight at once; a local model still serves one request at a time (its
 engine queues the rest), and a hosted model is further held to its
-`max_parallel`. A failing model or prompt is counted, never fatal. `stop()`
+`max_parallel` (a pool of replicas to the sum of theirs, so `parallel` at
+least that sum keeps every replica busy). A failing model or prompt is
+counted, never fatal. `stop()`
 cancels what is in flight and keeps what is done; a resumed run skips every
 (prompt, repeat, model) that already completed.
 """

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from workbench import __version__
+from workbench.commands.bundle import bundle_cmd
 from workbench.commands.check import check_cmd
 from workbench.commands.common import Problem, discover_entries, load_settings_or_fail, open_store, pick_models
 from workbench.commands.export import export_cmd
 from workbench.commands.leaderboard import leaderboard_cmd
 from workbench.commands.models import models_cmd
+from workbench.commands.replay import replay_cmd
 from workbench.commands.run import run_cmd
 from workbench.commands.sessions import sessions_cmd
 
@@ -46,14 +48,17 @@ def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | N
         raise Problem(f"at most 6 panes ({len(names)} models given)")
     chosen = pick_models(entries, tuple(names))
     from workbench.ui.app import build_app
+    from workbench.config import ConfigError, load_params
+    from workbench.ui.app import KeymapError
     from workbench.ui.themes import ThemeError
 
     store = open_store(settings)
     try:
         recorder = store.start_session("app")
         app = build_app(settings, entries, [e.spec.name for e in chosen], theme or settings.theme,
-                        recorder=recorder, blind=blind, pool=draw_from or None)
-    except ThemeError as exc:
+                        recorder=recorder, blind=blind, pool=draw_from or None,
+                        request_defaults=load_params(settings.home))
+    except (ThemeError, KeymapError, ConfigError) as exc:
         store.close()
         raise Problem(str(exc)) from None
     import gc
@@ -67,8 +72,17 @@ def main(ctx: click.Context, models: tuple[str, ...], blind: bool, pool: str | N
     finally:
         recorder.close()  # answers stopped by the quit are logged as cancelled, not left `streaming`
         store.close()  # commits what is queued, with a last checkpoint
+    if recorder.session_id is not None:
+        session = recorder.session_id
+        db_arg = f" --db {settings.db_path}" if db else ""
+        click.echo(f"Session {session} is in {settings.db_path}. Report: "
+                   f"workbench export --session {session}{db_arg} -o session-{session}.html", err=True)
+    if recorder.errors:
+        raise Problem(f"{len(recorder.errors)} write{'s' * (len(recorder.errors) != 1)} to the log failed: "
+                      f"{recorder.errors[-1]}")
 
 
 # Each subcommand is a plain click command in workbench/commands/, so none of them imports this module.
-for _command in (check_cmd, export_cmd, leaderboard_cmd, models_cmd, run_cmd, sessions_cmd):
+for _command in (bundle_cmd, check_cmd, export_cmd, leaderboard_cmd, models_cmd, replay_cmd, run_cmd,
+                 sessions_cmd):
     main.add_command(_command)

@@ -47,7 +47,7 @@ from workbench.prompt_match import match  # noqa: F401 - the picker's fuzzy sear
 MAX_PROMPT_BYTES = MiB
 """A prompt is read by people and fits a context window: a MiB is far beyond both, and bounds the read."""
 FIELDS = ("title", "tags", "created", "system", "language", "variables",
-          "max_tokens", "temperature", "seed", "top_p")
+          "max_tokens", "temperature", "seed", "top_p", "runner", "run_seconds")
 """Every field the front matter may hold."""
 PARAMS = ("max_tokens", "temperature", "seed", "top_p")
 """The fields that override model parameters (collected in `PromptFile.params`)."""
@@ -97,6 +97,10 @@ class PromptFile:
     """Placeholder defaults, by name."""
     params: dict[str, int | float] = field(default_factory=dict)
     """Parameter overrides among max_tokens, temperature, seed, top_p."""
+    runner: str | None = None
+    """`pygame`: the answer is a graphics program, run headless and judged by its frames (`visual` extra)."""
+    run_seconds: float | None = None
+    """How long a graphics program runs before it is asked to quit (default 6 s)."""
     tests: str | None = None
     """Code of the fenced block under `## Tests`, or None."""
     tests_language: str | None = None
@@ -200,6 +204,14 @@ def _validate(path: Path, meta: dict[str, Any], key_lines: dict[str, int]) -> di
             out["tags"] = [t.strip() for t in value]
         elif key == "created":
             out["created"] = _date(value, bad)
+        elif key == "runner":
+            if value != "pygame":
+                raise bad(f"'runner' can only be pygame (a graphics program), not {value!r}")
+            out["runner"] = value
+        elif key == "run_seconds":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.5 <= value <= 60:
+                raise bad(f"'run_seconds' must be a number of seconds from 0.5 to 60, not {value!r}")
+            out["run_seconds"] = float(value)
         elif key == "variables":
             if not isinstance(value, dict):
                 raise bad("'variables' must be a mapping of name: default")
@@ -398,3 +410,49 @@ def resolve(arg: str, library: dict[str, PromptFile], broken: list[PromptError] 
     first = arg.strip().splitlines()[0]
     title = first if len(first) <= 60 else first[:59] + "…"
     return PromptFile(name=f"adhoc-{digest}", path=None, title=title, body=arg)
+
+
+def cutoff_end(cutoff: str | dt.date) -> dt.date:
+    """The last day a model cutoff covers: "2024" → 2024-12-31, "2024-06" → 2024-06-30, "2024-06-15" itself.
+
+    A cutoff stated as a month means the model may know all of that month; raises ValueError when malformed.
+    """
+    if isinstance(cutoff, dt.date):
+        return cutoff
+    text = cutoff.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return dt.date(int(text), 12, 31)
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        year, month = int(text[:4]), int(text[5:])
+        if not 1 <= month <= 12:
+            raise ValueError(f"not a month: {cutoff!r}")
+        return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return dt.date.fromisoformat(text)
+    raise ValueError(f"not a cutoff (a year, month or day such as 2024-06): {cutoff!r}")
+
+
+def _day(when: str | dt.date) -> dt.date:
+    """A date from a date, a datetime (its own calendar day) or an ISO date or time string."""
+    if isinstance(when, dt.datetime):
+        return when.date()
+    if isinstance(when, dt.date):
+        return when
+    text = when.strip()
+    return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text).date()
+
+
+def stale(prompt_created: str | dt.date | None, model_cutoff: str | dt.date | None) -> bool:
+    """Whether the model could have trained on the prompt: it was created on or before the last day of the model's
+    cutoff (see `cutoff_end`). False when either date is unknown: this flags only what is known to be stale;
+    `fresh` is the opposite claim and is also False then. Dates may be dates, datetimes or ISO strings."""
+    if prompt_created is None or model_cutoff is None:
+        return False
+    return _day(prompt_created) <= cutoff_end(model_cutoff)
+
+
+def fresh(prompt_created: str | dt.date | None, model_cutoff: str | dt.date | None) -> bool:
+    """Whether the prompt was created after the model's cutoff, both known (what `leaderboard --fresh` keeps)."""
+    if prompt_created is None or model_cutoff is None:
+        return False
+    return _day(prompt_created) > cutoff_end(model_cutoff)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import sys
+import threading
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -132,6 +136,146 @@ class Reporter:
             self.progress.stop()
 
 
+_BLANK_START = re.compile(r"\A(?:[ \t]*\r?\n)+")
+
+
+class LiveOutput:
+    """One comparison printed as it streams, for a terminal (`workbench run` with stdout a TTY), as `llm` does.
+
+    One model: its text as it comes, then a line of figures. Several: a block per model in the order asked
+    (`-m`), each under a `── name · where ──` header. The models run at once, but their streams are never
+    interleaved: the first block streams live; when it ends the next follows at once, printing what that
+    model said meanwhile and then streaming the rest. So blocks read like the non-terminal output and the
+    panes, and the total wait is the same. Test verdicts (they come after the answers) close the output.
+
+    Engine threads call `seen` (a `Comparison` subscriber); the main thread calls `poll` and `finish`.
+    Model text is untrusted: each piece is cleaned with `terminal_safe`, holding back a tail that may be the
+    start of an escape sequence split across tokens, so none reaches the terminal whatever the split.
+    """
+
+    HOLD = 64  # characters after an escape held back until it is surely over (it is removed either way)
+
+    def __init__(self, count: int, out: TextIO | None = None, colour: bool = False) -> None:
+        self.count = count
+        self.out = out
+        self.colour = colour
+        self._answers: dict[int, object] = {}
+        self._lock = threading.Lock()
+        self._block = 0  # the block being printed
+        self._pieces = 0  # pieces of its answer read so far
+        self._chars = 0  # characters of its text read so far
+        self._held = ""  # read but not printed: a possibly unfinished escape sequence, trailing whitespace
+        self._opened = False  # its header is printed
+        self._printed = False  # some of its text is printed
+
+    def seen(self, answer, _event=None) -> None:
+        """An answer has an event (any engine thread): it may be printed now."""
+        with self._lock:
+            self._answers.setdefault(answer.index, answer)
+
+    def poll(self) -> None:
+        """Print whatever has arrived, in block order (main thread)."""
+        while self._block < self.count:
+            with self._lock:
+                answer = self._answers.get(self._block)
+            if answer is None:
+                return
+            if not self._opened:
+                self._opened = True
+                if self.count > 1:
+                    header = self._style(terminal_safe(f"── {answer.model} · {answer.where} ──"), bold=True)
+                    self._echo(("\n" if self._block else "") + header + "\n")
+            state, text = answer.read(self._pieces)
+            if state.finished:  # a finished answer's pieces may have been joined into one: read it by characters
+                state, text = answer.read(0)
+                text = text[self._chars:]
+            self._pieces = state.pieces
+            self._chars += len(text)
+            self._text(text)
+            if not state.shown:
+                return
+            self._close(state)
+
+    def finish(self, results: list[Result]) -> None:
+        """Print the rest (every answer has ended), then the test verdicts."""
+        self.poll()
+        checked = [r for r in sorted(results, key=lambda r: r.answer.index) if r.verdict is not None]
+        if self.count > 1 and checked:
+            self._echo("\n")
+        for r in checked:
+            who = f" · {r.answer.model}" if self.count > 1 else ""
+            self._echo(terminal_safe(f"tests{who}: {r.verdict.summary()}") + "\n")
+
+    def _text(self, text: str) -> None:
+        pending = self._held + text
+        if not self._printed:  # the block's first words: no blank lines above them
+            pending = _BLANK_START.sub("", pending)
+        cut = max(pending.rfind("\x1b"), pending.rfind("\x9b"))
+        if cut >= 0 and (len(pending) - cut <= self.HOLD or not terminal_safe(pending[cut:])):
+            ready, self._held = pending[:cut], pending[cut:]
+        else:
+            ready, self._held = pending, ""
+        shown = ready.rstrip()  # trailing whitespace waits: the answer may end here
+        self._held = ready[len(shown):] + self._held
+        if shown:
+            self._echo(terminal_safe(shown))
+            self._printed = True
+
+    def _close(self, state) -> None:
+        from workbench.figures import summary
+
+        tail = terminal_safe(self._held if self._printed else _BLANK_START.sub("", self._held)).rstrip()
+        self._echo(tail + "\n" if tail or self._printed else "")
+        if state.error:
+            self._echo(self._style(f"error: {terminal_safe(state.error)}", fg="red") + "\n")
+        figures = terminal_safe(f"{state.model} · {state.where} · {summary(state)}")
+        self._echo("\n" + self._style(figures, dim=True) + "\n")
+        self._block += 1
+        self._pieces = self._chars = 0
+        self._held = ""
+        self._opened = self._printed = False
+
+    def _style(self, text: str, **style) -> str:
+        return click.style(text, **style) if self.colour else text
+
+    def _echo(self, text: str) -> None:
+        if text:
+            click.echo(text, file=self.out, nl=False)
+
+
+class Watched:
+    """The recorder of a run, also telling `watch` of every answer event (the live output's subscriber).
+
+    `Batch` subscribes its recorder's `on_event` to each comparison; everything else goes to the recorder.
+    """
+
+    def __init__(self, recorder, watch) -> None:
+        self._recorder = recorder
+        self._watch = watch
+
+    def on_event(self, answer, event) -> None:
+        """Tell the watcher, then log the event."""
+        try:
+            self._watch(answer, event)
+        finally:
+            self._recorder.on_event(answer, event)
+
+    def __getattr__(self, name: str):
+        return getattr(self._recorder, name)
+
+
+def with_costs(rows: list[dict], results: list[Result]) -> list[dict]:
+    """The batch summary's rows with each model's total cost (`cost_usd`) where any of its answers has one."""
+    totals: dict[str, float] = {}
+    for r in results:
+        if (cost := r.answer.cost_usd) is not None:
+            totals[r.answer.model] = totals.get(r.answer.model, 0.0) + cost
+    for row in rows:
+        if row["model"] in totals:
+            row["cost_usd"] = totals[row["model"]]
+    return rows
+
+
 def print_summary(rows: list[dict]) -> None:
     """The per-model table at the end of a batch."""
     headers = ["model", "answers", "complete", "failures", "median TTFT ms", "median tok/s"]
@@ -144,6 +288,13 @@ def print_summary(rows: list[dict]) -> None:
         keys += extra
         for r in rows:
             r["tests"] = f"{r['tests_passed']}/{r['tests_run']}" if "tests_run" in r else None
+    if any(r.get("cost_usd") is not None for r in rows):
+        from workbench.figures import money
+
+        headers.append("cost")
+        keys.append("cost")
+        for r in rows:
+            r["cost"] = money(r["cost_usd"]) if r.get("cost_usd") is not None else None
     table = [[terminal_safe("–" if r.get(k) is None else str(r[k])) for k in keys] for r in rows]  # then measured
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)] if table else []
     click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
@@ -172,5 +323,16 @@ def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-__all__ = ["Batch", "Item", "Reporter", "RunError", "batch_results_json", "build_items", "print_summary",
-           "resume_command", "resume_state", "summary"]
+def stdout_is_tty() -> bool:
+    """Whether answers are read as they stream (a terminal), rather than piped whole into something else."""
+    return sys.stdout.isatty()
+
+
+def colour_wanted() -> bool:
+    """Colours on the terminal, unless NO_COLOR (https://no-color.org) is set."""
+    return not os.environ.get("NO_COLOR")
+
+
+__all__ = ["Batch", "Item", "LiveOutput", "Reporter", "RunError", "Watched", "batch_results_json", "build_items",
+           "colour_wanted", "print_summary", "resume_command", "resume_state", "stdout_is_tty", "summary",
+           "with_costs"]

@@ -42,24 +42,31 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
     """Ask models the same prompts without the TUI, into one logged session.
 
     Each PROMPT is literal text, a prompt file, or a name from the prompt library.
-    One prompt prints every answer in full; several (or --repeat) run as a batch
-    with a progress bar and end with a summary per model. Ctrl-C stops cleanly
-    and prints the command that resumes.
+    One prompt prints every answer in full: on a terminal as it streams (one model's
+    text, or a block per model in the order given), then its figures (and cost, when
+    the model's price is known); piped, each answer whole under a line of figures.
+    Several prompts (or --repeat) run as a batch with a progress bar and end with a
+    summary per model. Ctrl-C stops cleanly and prints the command that resumes.
     """
     import threading
 
     from workbench.engines.pool import EnginePool
     from workbench.runner import (
         Batch,
+        LiveOutput,
         Reporter,
         RunError,
+        Watched,
         batch_results_json,
         build_items,
+        colour_wanted,
         print_summary,
         resume_command,
         resume_state,
         stderr_is_tty,
+        stdout_is_tty,
         summary,
+        with_costs,
     )
     from workbench.store import StoreError
 
@@ -110,8 +117,11 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
 
         warm_up({e.spec.engine for e in chosen})  # before the clocks start: nobody's time to first token
         single = len(items) == 1 and repeat == 1 and resume is None
+        # On a terminal, one comparison is read as it streams; piped (or --json), it is printed whole at the end.
+        live = LiveOutput(len(engines), colour=colour_wanted()) if single and not as_json and stdout_is_tty() else None
         batch = Batch(items, engines, repeat=repeat, parallel=parallel or stored.get("parallel") or 1,
-                      recorder=recorder, skip=skip, prompt_ids=prompt_ids, recheck=unjudged)
+                      recorder=Watched(recorder, live.seen) if live else recorder, skip=skip, prompt_ids=prompt_ids,
+                      recheck=unjudged)
         # A write that fails stops the batch: answers that cannot be logged are not evidence.
         recorder.on_error = lambda _message: batch.stop()
         reporter = Reporter(batch.tally.total, live=stderr_is_tty() and not as_json) if not single else None
@@ -121,10 +131,13 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
         runner.start()
         try:
             while runner.is_alive():
-                runner.join(0.2)
+                runner.join(0.05 if live else 0.2)
+                if live:
+                    live.poll()
         except KeyboardInterrupt:
             batch.stop()
-            click.echo("Stopping: cancelling what is in flight (Ctrl-C again does not lose it)…", err=True)
+            click.echo(("\n" if live else "")  # the answer's line may be half printed
+                       + "Stopping: cancelling what is in flight (Ctrl-C again does not lose it)…", err=True)
             while runner.is_alive():
                 try:
                     runner.join(0.2)
@@ -146,11 +159,13 @@ def run_cmd(obj: dict, prompts: tuple[str, ...], models: tuple[str, ...], repeat
                                   indent=2, ensure_ascii=False))
         else:
             click.echo(batch_results_json(results))
+    elif live:
+        live.finish(results)
     elif single:
         for result in sorted(results, key=lambda r: r.answer.index):
             _print_answer(result.answer, result.verdict)
     else:
-        print_summary(summary(results, k=repeat))
+        print_summary(with_costs(summary(results, k=repeat), results))
     from workbench.redact import terminal_safe
 
     if recorder.errors:  # the answers were produced, but the log does not hold them all: say so, exit 1

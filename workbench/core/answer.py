@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 
 from workbench.core.events import Done, Event, Failed, Ignored, Status, Token, Usage
 from workbench.core.identity import ModelIdentity, new_id
+from workbench.core.repeat import REPEATING
 from workbench.core.request import Request
 
 ACTIVE = ("waiting", "loading", "streaming")
@@ -23,12 +24,19 @@ def truncated(status: str | None, finish_reason: str | None) -> bool:
     return status == "complete" and finish_reason == "length"
 
 
+def repeating(status: str | None, finish_reason: str | None) -> bool:
+    """An answer the repetition guard stopped in a loop: its text so far (shown `stopped: repeating`)."""
+    return status == "complete" and finish_reason == REPEATING
+
+
 class _Figures:
     """Figures derived from an answer's clock readings, shared by `Answer` and its snapshots."""
 
     status: str
     tokens: int
     completion_tokens: int | None
+    prompt_tokens: int | None
+    price: tuple[float, float] | None
     started_at: float
     first_at: float | None
     last_at: float | None
@@ -57,6 +65,14 @@ class _Figures:
         span = self.last_at - self.first_at
         return (self.count - 1) / span if span > 0 else None
 
+    @property
+    def cost_usd(self) -> float | None:
+        """What the answer cost: reported prompt and completion tokens at the engine's price; None when
+        either count was not reported or the price is not known (a local model, a model without a price)."""
+        if self.price is None or self.prompt_tokens is None or self.completion_tokens is None:
+            return None
+        return self.prompt_tokens * self.price[0] + self.completion_tokens * self.price[1]
+
     def elapsed_ms(self, now: float) -> float:
         """Time since the request started, frozen when it ends."""
         end = self.ended_at if self.ended_at is not None else now
@@ -81,6 +97,7 @@ class AnswerState(_Figures):
     prompt_tokens: int | None
     completion_tokens: int | None
     load_ms: float | None
+    price: tuple[float, float] | None
     started_at: float
     first_at: float | None
     last_at: float | None
@@ -138,6 +155,8 @@ class Answer(_Figures):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     load_ms: float | None = None
+    price: tuple[float, float] | None = None
+    """USD per prompt token and per completion token, when the engine knows them (see `cost_usd`)."""
     started_at: float = 0.0
     first_at: float | None = None
     last_at: float | None = None
@@ -172,6 +191,8 @@ class Answer(_Figures):
                 self.prompt_tokens = _plausible(event.prompt_tokens)
                 if (count := _plausible(event.completion_tokens)) is not None:
                     self.completion_tokens = count
+                if event.price is not None:
+                    self.price = event.price
             elif isinstance(event, Done):
                 self.ended_at = now
                 # Every engine's stop reads the same in the log, however it spelled it.
@@ -244,6 +265,7 @@ class Answer(_Figures):
             "tokens_per_s": _round(s.tokens_per_s),
             "duration_ms": _round(s.elapsed_ms(0.0)) if s.ended_at is not None else None,
             "load_ms": _round(s.load_ms),
+            "cost_usd": s.cost_usd,
             "model_id": self.model_id,
             "system_fingerprint": self.system_fingerprint,
             "ignored_params": list(s.ignored),

@@ -11,12 +11,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from workbench.core.answer import Answer
 from workbench.core.engine import Engine
-from workbench.core.events import ENDINGS, Cancel, Done, Event, Failed, Status
+from workbench.core.events import ENDINGS, Cancel, Done, Event, Failed, Status, Token, Usage
 from workbench.core.identity import new_id
+from workbench.core.repeat import REPEATING, RepeatGuard
 from workbench.core.request import Message, Request
 
 Subscriber = Callable[[Answer, Event], None]
@@ -24,6 +25,16 @@ Subscriber = Callable[[Answer, Event], None]
 first shows up this way; its `comparison_id` and `turn_id` say where it belongs."""
 
 log = logging.getLogger("workbench")
+
+
+def _repeat_limit(engine: Engine) -> int:
+    """The engine's `repeat_guard`; 0 (off) for an engine object that has none or cannot say."""
+    try:
+        limit = getattr(engine, "repeat_guard", 0)
+    except Exception as exc:  # noqa: BLE001 - a guard that cannot be read must not fail the answer
+        log.warning("repeat_guard of %s failed: %s", getattr(engine, "name", engine), exc)
+        return 0
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else 0
 
 
 @dataclass(eq=False)
@@ -147,14 +158,22 @@ class Comparison:
     def _run(self, index: int, answer: Answer, cancel: Cancel) -> None:
         engine = self.engines[index]
         answer.started_at = self.clock()
+        guard: RepeatGuard | None = None
         try:
-            for event in engine.stream(answer.request, cancel):
+            stream = engine.stream(answer.request, cancel)
+            for event in stream:
                 if isinstance(event, ENDINGS):
                     self._end(engine, answer, event)
                     return
                 if not answer.apply(event, self.clock(), engine.where() if isinstance(event, Status) else None):
                     return  # exactly one ending per answer
                 self._publish(answer, event)
+                if isinstance(event, Token):
+                    if guard is None:  # read now: a local model's mode is known once it has loaded
+                        guard = RepeatGuard(_repeat_limit(engine))
+                    if guard.feed(event.text):
+                        self._stop_repeating(engine, answer, cancel, stream)
+                        return
         except Exception as exc:  # an engine bug must end its own pane, never the app
             detail = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
             event = Failed(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
@@ -162,12 +181,34 @@ class Comparison:
             event = Failed("the engine ended without a result") if not cancel.is_set() else Done(cancelled=True)
         self._end(engine, answer, event)
 
-    def _end(self, engine: Engine, answer: Answer, event: Done | Failed) -> None:
+    def _stop_repeating(self, engine: Engine, answer: Answer, cancel: Cancel, stream: Iterator[Event]) -> None:
+        """Stop a looping answer: cancel the engine, let it wind down, end the answer with its text so far.
+
+        The cancel frees the engine at once (a local worker stops between tokens, a hosted stream is
+        closed). The rest of the stream is drained so the engine finishes its own bookkeeping as
+        after any cancel (a local worker's last reply, its lock); of it only the prompt's token count
+        is kept (a local worker reports it last), while late text and the cancelled ending are
+        dropped. The answer's one ending is `Done(finish_reason="repeating")`, timed when the guard
+        tripped.
+        """
+        tripped_at = self.clock()
+        cancel.set()
+        try:
+            for event in stream:
+                if isinstance(event, Usage) and event.prompt_tokens is not None:
+                    usage = replace(event, completion_tokens=None)  # its completion count includes dropped text
+                    if answer.apply(usage, tripped_at):
+                        self._publish(answer, usage)
+        except Exception as exc:  # noqa: BLE001 - the answer still ends as repeating; the bug is logged
+            log.warning("%s failed while stopping a repeating answer: %s", engine.name, exc)
+        self._end(engine, answer, Done(finish_reason=REPEATING), tripped_at)
+
+    def _end(self, engine: Engine, answer: Answer, event: Done | Failed, now: float | None = None) -> None:
         try:
             answer.identity = engine.identity()  # before the ending is visible: the log reads it then
         except Exception as exc:  # noqa: BLE001 - an identity bug must not lose the answer
             log.warning("identity of %s failed: %s", engine.name, exc)
-        if answer.apply(event, self.clock()):
+        if answer.apply(event, self.clock() if now is None else now):
             self._publish(answer, event)
 
     def cancel(self, index: int | None = None) -> None:

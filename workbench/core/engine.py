@@ -7,11 +7,18 @@ or `Failed`. The other methods have defaults, so a new engine writes only what i
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Literal
 
 from workbench.core.events import Cancel, Event
 from workbench.core.identity import ModelIdentity
 from workbench.core.request import Request
+
+Mode = Literal["chat", "completion"]
+"""How a model is prompted: `chat` (messages through a chat template or a chat API) or `completion`
+(a base model: the text is continued as written)."""
+
+REPEAT_GUARD_DEFAULT = 4
+"""Lines in a row that stop a completion-mode model's answer when its config sets no `repeat_guard`."""
 
 
 class Engine:
@@ -39,6 +46,29 @@ class Engine:
     def where(self) -> str:
         """Where the model runs, for the pane header: 'CPU · 2 threads', 'GPU · 99 layers', a host."""
         return self.kind
+
+    @property
+    def mode(self) -> Mode:
+        """`chat` or `completion` (a base model, shown `base · completion`); chat unless an engine knows better.
+
+        A local model's mode comes from its GGUF (no chat template and no `chat_format`: completion)
+        and is final once the model has loaded.
+        """
+        return "chat"
+
+    @property
+    def repeat_guard(self) -> int:
+        """Stop an answer when a line (or a short block of lines) comes this many times in a row; 0: never.
+
+        The config entry's `repeat_guard` when it sets one (engines built from a config entry keep it
+        as `self.spec`), else on for completion-mode models (`REPEAT_GUARD_DEFAULT`) and off for chat.
+        Read by the core when the answer's first token arrives (after any load), so a local model's
+        mode is known by then.
+        """
+        configured = getattr(getattr(self, "spec", None), "repeat_guard", None)
+        if isinstance(configured, int) and not isinstance(configured, bool):
+            return max(0, configured)
+        return REPEAT_GUARD_DEFAULT if self.mode == "completion" else 0
 
     def preload(self) -> str | None:
         """Load the model before the first prompt; returns an error message, or None."""

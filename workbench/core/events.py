@@ -30,6 +30,8 @@ class Usage:
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    price: tuple[float, float] | None = None
+    """USD per prompt token and per completion token, when the engine knows what the model costs."""
 
 
 @dataclass(frozen=True)

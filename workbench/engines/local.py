@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -16,7 +17,8 @@ from typing import Any, Iterator
 
 from workbench import demo_models
 from workbench.config import ModelSpec
-from workbench.core import Cancel, Done, Engine, Event, Failed, ModelIdentity, Request, new_id, Status, Token, Usage
+from workbench.core import (Cancel, Done, Engine, Event, Failed, Mode, ModelIdentity, Request, Status, Token, Usage,
+                            new_id)
 from workbench.engines.worker_logs import worker_log
 from workbench.inputs import InputFileError, open_regular
 from workbench.inputs import kind as file_kind
@@ -62,6 +64,21 @@ def check_gguf(path: str) -> str | None:
     return None
 
 
+
+
+def gguf_has_chat_template(path: str) -> bool | None:
+    """Whether the GGUF's metadata holds a non-empty `tokenizer.chat_template`, read without llama.cpp.
+
+    None when the file cannot be read or is not a GGUF the reader follows.
+    """
+    from workbench.fingerprint import gguf_chat_template
+
+    try:
+        return bool(gguf_chat_template(path))
+    except (OSError, InputFileError, ValueError, struct.error):
+        return None
+
+
 def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
     """The exit status, waiting up to `timeout` seconds; None if it is still running."""
     try:
@@ -96,6 +113,7 @@ class LocalEngine(Engine):
         self._lock = threading.Lock()
         self._closing = Cancel()
         self._log = worker_log(spec.name, new_id())
+        self._template: bool | str | None = "unread"  # whether the GGUF has a chat template (None: unknown)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, n_local: int = 1) -> "LocalEngine":
@@ -134,6 +152,22 @@ class LocalEngine(Engine):
             return f"{cpu} (no GPU in this llama.cpp build)"
         layers = "all" if self.spec.n_gpu_layers < 0 else str(self.spec.n_gpu_layers)
         return f"GPU · {layers} layers"
+
+    @property
+    def mode(self) -> Mode:
+        """`completion` for a base model (no chat template in the GGUF and no `chat_format`), else `chat`.
+
+        Once loaded, the worker's own answer (the same rule it prompts by); before that, the GGUF's
+        metadata read here (once). A file that cannot be read yet (a demo model not assembled) is
+        taken as chat until it loads.
+        """
+        if self.spec.chat_format:
+            return "chat"
+        if "chat" in self.info:
+            return "chat" if self.info["chat"] else "completion"
+        if self._template == "unread":
+            self._template = gguf_has_chat_template(str(self.spec.resolved_path()))
+        return "completion" if self._template is False else "chat"
 
     @property
     def pid(self) -> int | None:

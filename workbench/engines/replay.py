@@ -63,7 +63,9 @@ class ReplayEngine(Engine):
             return _Unreadable(spec.name, str(exc))
         pieces = split_tokens(text)
         delays = [1.0 / spec.tokens_per_s] * len(pieces) if spec.tokens_per_s else None
-        return cls(spec.name, text, delays)
+        engine = cls(spec.name, text, delays)
+        engine.spec = spec  # its `repeat_guard`, like any configured model's
+        return engine
 
     @classmethod
     def check(cls, spec: Any) -> str | None:

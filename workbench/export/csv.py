@@ -18,7 +18,7 @@ ANSWER = ("id", "session_id", "session_name", "session_started_at", "prompt_id",
           "conversation", "turn", "parent_response_id",
           "model_name", "label", "position", "attempt", "blind", "status", "finish_reason", "where_run",
           "ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s",
-          "started_at", "updated_at")
+          "cost_usd", "started_at", "updated_at")
 TALLY = ("votes", "wins", "losses", "ties", "both_bad", "mean_score")
 TESTS = ("tests_outcome", "tests_passed", "tests_total", "tests_exit_status", "tests_duration_ms")
 # Long text last, so the figures stay in view when a spreadsheet opens the file.

@@ -2,11 +2,14 @@
 
 At the top, a summary per model and a table of contents; then, per session, one collapsible
 <details> per prompt (open when there are only a few) whose answers sit side by side in a CSS
-grid, each with its figures, code highlighted by Pygments, and the votes below them.
+grid, each with its figures (and, for a graphics program that was run, its animation: an animated
+WebP in a data: URI), code highlighted by Pygments, and the votes below them. Code an
+answer left without a fence is found (workbench.codeblocks) and shown as code too, not as prose.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -17,6 +20,7 @@ from typing import Iterator, TextIO
 from sqlite_utils import Database
 
 from workbench import __version__
+from workbench.codeblocks import with_fences
 from workbench.export import parallel
 from workbench.export.answer_html import render_many
 from workbench.export.html_style import stylesheet
@@ -126,7 +130,33 @@ def _texts(group: list[dict]) -> list[str]:
     return [group[0]["prompt_text"]] + [row["text"] for row in group]
 
 
-def _answer(row: dict, body: str, best: int) -> str:
+def _render(texts: list[str | None]) -> list[str]:
+    """The unit of work a rendering process is given: each text as HTML, its unfenced code fenced first."""
+    return render_many([with_fences(t) if t else t for t in texts])
+
+
+def _animations(db: Database, group: list[dict]) -> dict[int, dict]:
+    """The animation of each answer's latest run, for answers whose program drew (graphics prompts)."""
+    ids = [row["id"] for row in group]
+    marks = ",".join("?" * len(ids))
+    sql = (f"SELECT a.response_id, a.mime, a.data, a.summary, a.width, a.height FROM animations a "
+           f"WHERE a.verification_id IN (SELECT max(id) FROM verifications WHERE response_id IN ({marks}) "
+           "GROUP BY response_id)")
+    return {rid: {"mime": mime, "data": data, "summary": summary, "width": width, "height": height}
+            for rid, mime, data, summary, width, height in db.execute(sql, ids)}
+
+
+def _animation(anim: dict | None) -> str:
+    """An answer's animation as an <img> (a data: URI: the report stays one offline file, the CSP allows it)."""
+    if not anim or not anim["data"] or anim["mime"] not in ("image/webp", "image/png", "image/gif"):
+        return ""
+    size = f" width=\"{int(anim['width'])}\" height=\"{int(anim['height'])}\"" if anim["width"] else ""
+    src = f"data:{anim['mime']};base64,{base64.b64encode(anim['data']).decode()}"
+    return (f"<figure class=\"anim\"><img src=\"{src}\"{size} alt=\"{_e(anim['summary'])}\">"
+            f"<figcaption>{_e(anim['summary'])}</figcaption></figure>")
+
+
+def _answer(row: dict, body: str, best: int, anim: dict | None = None) -> str:
     t = tally(row)
     f = figures(row)
     classes = ["answer"] + (["won"] if best and t["wins"] == best else []) + (["failed"] if row["error"] else [])
@@ -144,10 +174,10 @@ def _answer(row: dict, body: str, best: int) -> str:
             f" · {_e(f['tok_s'])} tok/s · {_e(f['tokens'])} tok · {_e(f['duration'])}"
             + (f" · tests <span class=\"s-{_e(f['tests'].split()[0])}\">{_e(f['tests'])}</span>"
                if f["tests"] != "–" else "") + "</div></header>"
-            f"{error}<div class=\"md\">{text}</div></article>")
+            f"{error}{_animation(anim)}<div class=\"md\">{text}</div></article>")
 
 
-def _prompt(group: list[dict], html: list[str], open_: bool) -> str:
+def _prompt(group: list[dict], html: list[str], open_: bool, anims: dict[int, dict] | None = None) -> str:
     head = group[0]
     names = {row["id"]: who(row) for row in group}
     best = max(tally(row)["wins"] for row in group)
@@ -159,6 +189,7 @@ def _prompt(group: list[dict], html: list[str], open_: bool) -> str:
     meta = " · ".join(p for p in (when and f"{when} UTC", params_words(head["prompt_params"])) if p)
     system = f"<p class=\"params\">System prompt:</p><pre class=\"system\">{_e(head['prompt_system'])}</pre>" \
         if head["prompt_system"] else ""
+    cells = "".join(_answer(r, h, best, (anims or {}).get(r["id"])) for r, h in zip(group, html[1:]))
     vote_items = "".join(
         f"<li>{_e(vote_words(v, names))} <span class=\"when\">{_e((v['created_at'] or '')[:19].replace('T', ' '))}"
         f"</span>{' — “' + _e(v['note']) + '”' if v.get('note') else ''}</li>" for v in votes)
@@ -168,7 +199,7 @@ def _prompt(group: list[dict], html: list[str], open_: bool) -> str:
             + f"{_e(first_line(head['prompt_text'], 100))}"
             f"<span class=\"meta\">{_e(models)} · {_e(verdict)}</span></summary><div class=\"pbody\">"
             f"<p class=\"params\">{_e(meta)}</p>{system}<div class=\"ptext\">{html[0]}</div>"
-            f"<div class=\"answers\">{''.join(_answer(r, h, best) for r, h in zip(group, html[1:]))}</div>"
+            f"<div class=\"answers\">{cells}</div>"
             + (f"<ol class=\"votes\">{vote_items}</ol>" if votes else "<p class=\"params\">No vote.</p>")
             + "</div></details>\n")
 
@@ -206,7 +237,8 @@ def write(db: Database, out: TextIO, session_id: int | None = None) -> int:
     workers = min(parallel.cores(), parallel.MAX_WORKERS) if view["answers"] >= PARALLEL_FROM else 1
     count = 0
     session = None
-    for batch, rendered in parallel.ordered_map(render_many, _batches(by_prompt(answers(db, session_id))), workers):
+    drawn = "animations" in db.table_names() and db["animations"].count > 0
+    for batch, rendered in parallel.ordered_map(_render, _batches(by_prompt(answers(db, session_id))), workers):
         at = 0
         for group in batch:
             sid = group[0]["session_id"]
@@ -215,7 +247,8 @@ def write(db: Database, out: TextIO, session_id: int | None = None) -> int:
                 out.write(f"<h2 class=\"session\" id=\"s{sid}\">"
                           f"{_e(_session_words(sid, view['sessions'][sid]))}</h2>\n")  # one snapshot: it is there
             n = len(group) + 1
-            out.write(_prompt(group, rendered[at: at + n], open_))
+            anims = _animations(db, group) if drawn else None
+            out.write(_prompt(group, rendered[at: at + n], open_, anims))
             at += n
             count += len(group)
     out.write("</main>\n</body></html>\n")

@@ -41,7 +41,7 @@ pre.system{white-space:pre-wrap;margin:.3rem 0}
 .model{font-weight:600}
 .badge{color:var(--good);font-weight:600;margin-left:.4rem}
 .figs{font-size:.85rem;font-variant-numeric:tabular-nums}
-.s-complete{color:var(--good)}.s-failed,.s-interrupted{color:var(--bad)}.s-cancelled{color:var(--muted)}
+.s-complete{color:var(--good)}.s-failed,.s-interrupted{color:var(--bad)}.s-cancelled{color:var(--muted)}.s-stopped\\:{color:var(--warn,#b58900)}
 .error{color:var(--bad);padding:.4rem .7rem;white-space:pre-wrap;overflow-wrap:anywhere;border-bottom:1px solid var(--line)}
 .md{padding:0 .8rem;overflow-wrap:anywhere}
 .md pre{overflow-x:auto;padding:.6rem .7rem;border-radius:4px;font-size:.85rem;line-height:1.4;overflow-wrap:normal}
@@ -51,6 +51,9 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .url{color:var(--muted);font-size:.85em}
 .empty{color:var(--muted);font-style:italic;padding:0 .8rem}
 ol.votes{margin:.6rem 0 0;padding-left:1.4rem;font-size:.9rem}
+figure.anim{margin:.5rem .8rem;text-align:center}
+figure.anim img{max-width:100%;height:auto;image-rendering:pixelated;background:#000;border-radius:4px}
+figure.anim figcaption{color:var(--muted);font-size:.85rem}
 """.strip()
 
 

@@ -11,7 +11,7 @@ from workbench.core.answer import truncated
 from workbench.export.records import tally
 from workbench.store.queries import answers
 
-FIGURES = ("ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s")
+FIGURES = ("ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "cost_usd")
 # Line separators that json.dumps leaves raw but str.splitlines() would split a record on.
 _SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"})
 

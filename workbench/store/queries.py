@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from sqlite_utils import Database
 
@@ -30,7 +31,7 @@ def session_exists(db: Database, session_id: int) -> bool:
     return db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 
 
-def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
+def answers(db: Database, session_id: int | None = None, tag: str | None = None) -> Iterator[dict]:
     """One dict per answer, in prompt and pane order, with its prompt, session, model fingerprint and votes.
 
     Keys: the `responses` columns, plus `session_id`, `session_name`, `session_started_at`,
@@ -39,13 +40,15 @@ def answers(db: Database, session_id: int | None = None) -> Iterator[dict]:
     `model` (the `models` row as a dict, or None while its fingerprint is pending) and `votes`
     (the prompt's votes, each a dict with `outcome`, `winner_response_id`, `response_ids`,
     `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer), and
-    `verification` (the latest run of its code against the prompt's tests, or None).
+    `verification` (the latest run of its code against the prompt's tests, or None). `tag` keeps the
+    prompts tagged so.
     """
-    where, params = ("WHERE p.session_id = ?", [session_id]) if session_id is not None else ("", [])
+    conditions, params = prompt_filters(session_id, tag)
+    where = "WHERE " + " AND ".join(conditions) if conditions else ""
     models = {row["id"]: row for row in db["models"].rows}
     votes: dict[int, list[dict]] = {}
     vote_sql = "SELECT v.* FROM votes v JOIN prompts p ON p.id = v.prompt_id"
-    for vote in db.query(vote_sql + (" WHERE p.session_id = ?" if session_id is not None else ""), params):
+    for vote in db.query(f"{vote_sql} {where}", params):
         vote["response_ids"] = json.loads(vote["response_ids"] or "[]")
         vote["scores"] = json.loads(vote["scores"] or "{}")
         votes.setdefault(vote["prompt_id"], []).append(vote)
@@ -93,7 +96,7 @@ def sessions(db: Database) -> list[dict]:
 def prompts(db: Database, limit: int = 500) -> list[dict]:
     """Recent prompts, newest first, with their session and the models that answered."""
     rows = list(db.query(
-        "SELECT p.id, p.session_id, p.text, p.created_at, coalesce(p.blind, 0) AS blind, "
+        "SELECT p.id, p.session_id, p.text, p.created_at, coalesce(p.blind, 0) AS blind, coalesce(p.turn, 1) AS turn, "
         "EXISTS (SELECT 1 FROM votes v WHERE v.prompt_id = p.id AND v.retracted_at IS NULL "
         "        AND v.outcome IS NOT NULL) AS voted, "
         "group_concat(DISTINCT r.model_name) AS models, count(r.id) AS answers "
@@ -130,21 +133,40 @@ def vote_pairs(outcome: str, winner: int | None, ids: list[int], names: dict[int
     A winner beats each other answer shown; a tie or "both bad" ties every pair. Pairs of the
     same model (two panes of one model) say nothing about a ranking and are left out.
     """
+    return [(names[a], names[b], result) for a, b, result in _answer_pairs(outcome, winner, ids, names)]
+
+
+def _answer_pairs(outcome: str, winner: int | None, ids: list[int], names: dict[int, str]) -> list[tuple]:
+    """As `vote_pairs`, with the answers' row ids in place of their models' names."""
     ids = [i for i in ids if i in names]
     if outcome == "winner" and winner in names:
-        pairs = [(names[winner], names[i], "model_a") for i in ids if i != winner]
+        pairs = [(winner, i, "model_a") for i in ids if i != winner]
     elif outcome in ("tie", "both_bad"):
         label = "tie" if outcome == "tie" else "tie (bothbad)"
-        pairs = [(names[a], names[b], label) for k, a in enumerate(ids) for b in ids[k + 1:]]
+        pairs = [(a, b, label) for k, a in enumerate(ids) for b in ids[k + 1:]]
     else:
         pairs = []
-    return [p for p in pairs if p[0] != p[1]]
+    return [p for p in pairs if names[p[0]] != names[p[1]]]
+
+
+def _prompt_day(key: str | None, sent_at: str | None, dated: Mapping[str, dt.date | None]) -> dt.date | None:
+    """When a logged prompt was created: a library prompt's `created` (None without one, or when `dated` does not
+    know the name); a prompt typed in the app or given as text (no key, or an `adhoc-` one), the day it was sent."""
+    if key is None or key.startswith("adhoc-"):
+        return dt.date.fromisoformat(sent_at[:10]) if sent_at else None
+    return dated.get(key)
 
 
 def battles(db: Database, tag: str | None = None, session_id: int | None = None, since: str | None = None,
-            until: str | None = None, blind_only: bool = False) -> list:
-    """The log's votes as pairwise battles: a winner beats each other answer shown; ties and both-bad tie all."""
-    from workbench.arena import Battle
+            until: str | None = None, blind_only: bool = False, style: bool = False,
+            dated: Mapping[str, dt.date | None] | None = None) -> list:
+    """The log's votes as pairwise battles: a winner beats each other answer shown; ties and both-bad tie all.
+
+    With `style`, each battle carries both answers' length and markdown counts (`workbench.arena.style_of` of
+    their texts), for style control. With `dated` (the prompt library's `created` dates by prompt name), each
+    carries the day its prompt was created (see `_prompt_day`), for `leaderboard --fresh`.
+    """
+    from workbench.arena import Battle, style_of
 
     where, params = prompt_filters(session_id, tag)
     where.append("v.retracted_at IS NULL")
@@ -156,11 +178,26 @@ def battles(db: Database, tag: str | None = None, session_id: int | None = None,
         params.append(until)
     if blind_only:
         where.append("v.blind = 1")
-    sql = ("SELECT v.outcome, v.winner_response_id, v.response_ids FROM votes v "
-           "JOIN prompts p ON p.id = v.prompt_id WHERE " + " AND ".join(where) + " ORDER BY v.id")
+    columns = "v.outcome, v.winner_response_id, v.response_ids"
+    sql = (" FROM votes v JOIN prompts p ON p.id = v.prompt_id WHERE " + " AND ".join(where) + " ORDER BY v.id")
     names = {r[0]: r[1] for r in db.execute("SELECT id, model_name FROM responses").fetchall()}
-    return [Battle(*pair) for outcome, winner, ids in db.execute(sql, params).fetchall()
-            for pair in vote_pairs(outcome, winner, json.loads(ids or "[]"), names)]
+    if not style and dated is None:
+        return [Battle(*pair) for outcome, winner, ids in db.execute(f"SELECT {columns}{sql}", params).fetchall()
+                for pair in vote_pairs(outcome, winner, json.loads(ids or "[]"), names)]
+    sql = f"SELECT {columns}, p.prompt_key, p.created_at{sql}"
+    rows = db.execute(sql, params).fetchall()
+    styles: dict[int, object] = {}
+    if style:
+        shown = {i for row in rows for i in json.loads(row[2] or "[]")}
+        for row_id, text in db.execute("SELECT id, text FROM responses"):
+            if row_id in shown:
+                styles[row_id] = style_of(text)
+    out = []
+    for outcome, winner, ids, key, sent_at in rows:
+        day = _prompt_day(key, sent_at, dated) if dated is not None else None
+        for a, b, result in _answer_pairs(outcome, winner, json.loads(ids or "[]"), names):
+            out.append(Battle(names[a], names[b], result, styles.get(a), styles.get(b), day))
+    return out
 
 
 def pass_rates(db: Database, session_id: int | None = None, tag: str | None = None) -> dict[str, dict]:
@@ -178,3 +215,35 @@ def pass_rates(db: Database, session_id: int | None = None, tag: str | None = No
     for row in out.values():
         row["pass_rate"] = round(row["passed"] / row["run"], 4)
     return out
+
+
+def conversation_history(db: Database, parent_response_id: int | None, most: int = 10_000) -> list[dict]:
+    """What a follow-up answer was sent before its prompt: its model's earlier prompts and answers, oldest first.
+
+    Follows `parent_response_id` back (each answer names the same model's answer it continued), as
+    `Comparison` built the history: a user message with the turn's prompt, then that answer's text.
+    """
+    messages: list[dict] = []
+    seen: set[int] = set()
+    while parent_response_id is not None and parent_response_id not in seen and len(seen) < most:
+        seen.add(parent_response_id)
+        row = db.execute("SELECT r.text, p.text, r.parent_response_id FROM responses r "
+                         "JOIN prompts p ON p.id = r.prompt_id WHERE r.id = ?", [parent_response_id]).fetchone()
+        if row is None:
+            break
+        messages[:0] = [{"role": "user", "content": row[1] or ""}, {"role": "assistant", "content": row[0] or ""}]
+        parent_response_id = row[2]
+    return messages
+
+
+def session_rows(db: Database, ids: list[int]) -> list[dict]:
+    """The `sessions` rows of these ids, in id order."""
+    marks = ", ".join("?" for _ in ids)
+    return list(db.query(f"SELECT * FROM sessions WHERE id IN ({marks}) ORDER BY id", list(ids))) if ids else []
+
+
+def cached_sha256(db: Database, path: str, size: int, mtime_ns: int) -> str | None:
+    """A GGUF's SHA-256 as the log cached it for this path, size and modification time, or None."""
+    row = db.execute("SELECT sha256 FROM gguf_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+                     [path, size, mtime_ns]).fetchone()
+    return row[0] if row else None

@@ -175,4 +175,36 @@ def m005_turns(db: Database) -> None:
     db["responses"].create_index(["answer_uid"])
 
 
+@migrations()
+def m006_costs(db: Database) -> None:
+    """What a hosted answer cost in US dollars, when litellm's price map knows the model (else NULL)."""
+    db["responses"].add_column("cost_usd", float)
+
+
+@migrations()
+def m007_animations(db: Database) -> None:
+    """What a graphics program showed when it was run: its frames as one animated image, beside its verification.
+
+    A table of its own, so that reading verifications never loads the images.
+    """
+    db["animations"].create(
+        {
+            "id": int,
+            "verification_id": int,
+            "response_id": int,
+            "mime": str,  # image/webp
+            "data": bytes,  # the animation, a few hundred KB at most
+            "frames": int,
+            "width": int,  # of a frame, as stored
+            "height": int,
+            "times": str,  # JSON: each frame's time in seconds since the program started
+            "summary": str,  # the run in words: "ran 6.0 s · 60 frames · quit cleanly"
+        },
+        pk="id",
+        foreign_keys=[("verification_id", "verifications", "id"), ("response_id", "responses", "id")],
+    )
+    db["animations"].create_index(["verification_id"])
+    db["animations"].create_index(["response_id"])
+
+
 KNOWN = {m.name for m in migrations._migrations}

@@ -384,7 +384,7 @@ class Recorder:
             "finish_reason": row["finish_reason"], "where_run": row["where"],
             "ttft_ms": row["ttft_ms"], "duration_ms": row["duration_ms"], "load_ms": row["load_ms"],
             "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
-            "tokens_per_s": row["tokens_per_s"], "updated_at": now_iso(),
+            "tokens_per_s": row["tokens_per_s"], "cost_usd": row["cost_usd"], "updated_at": now_iso(),
             "model_id": self._model_row(db, answer, row_id),
         })
 
@@ -544,12 +544,22 @@ class Recorder:
                "duration_ms": round(verdict.duration_ms, 1), "language": verdict.language,
                "isolated_network": int(verdict.isolated_network), "note": verdict.note,
                "stdout": verdict.stdout, "stderr": verdict.stderr}
+        shown = getattr(verdict, "visual", None) or {}
+        animation = None
+        if getattr(verdict, "animation", None):  # a graphics program's frames, kept with its run
+            size = shown.get("size") or [None, None]
+            animation = {"mime": "image/webp", "data": verdict.animation, "frames": shown.get("frames"),
+                         "width": size[0], "height": size[1], "times": json.dumps(shown.get("times") or []),
+                         "summary": shown.get("line")}
 
         def write(db) -> int:
             row = response_id if response_id is not None else self._row(db, answer)
             if row is None:
                 raise StoreError(f"{self.store.path}: {answer.model}'s answer is not in the log")
-            return db["verifications"].insert({"response_id": row, **fields}).last_pk
+            pk = db["verifications"].insert({"response_id": row, **fields}).last_pk
+            if animation is not None:
+                db["animations"].insert({"verification_id": pk, "response_id": row, **animation})
+            return pk
 
         return self._submit(write, "the test run")
 

@@ -6,6 +6,12 @@ are highlighted by Pygments one at a time as they complete, and when the fence
 closes the block is highlighted once more as a whole (so multi-line strings and
 comments come out right). The unfinished last line is re-rendered cheaply on
 each flush. Total work stays linear in the length of the answer.
+
+Code that the answer left without a fence (small models often do) cannot be told
+from prose until a few lines of it have arrived, so it streams as prose; when the
+answer ends (`close`), the runs of lines that workbench.codeblocks finds to be code
+are rendered as code, once: one pass over the answer's lines, then one highlight
+of each such run. Nothing is re-rendered per token.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from pygments.util import ClassNotFound
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
 from rich.text import Text
+
+from workbench.codeblocks import code_blocks
 
 _FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+#.-]*)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
@@ -90,13 +98,23 @@ class StreamDocument:
         self._language = ""
         self._block_start = 0  # index of the first code line of the open block
         self._block_src: list[str] = []
+        self._raw: dict[int, str] = {}  # line index -> the model's line as it came (tabs expanded)
+        self._scanned = 0  # lines before this were searched for unfenced code at an earlier close
         self.restyled: list[int] = []
-        """Lines restyled in place (same text) by a block's closing re-highlight, until taken."""
+        """Lines restyled in place, until taken: by a fenced block's closing re-highlight (same text), or by
+        unfenced code rendered as code when the answer ends (the text can change: a `# comment` shown as
+        a heading gets its `#` back, so the view must lay these out again, from `close`'s return value)."""
 
     @property
     def in_code(self) -> bool:
         """Whether the text being written is inside a fenced code block."""
         return self._fence is not None
+
+    @property
+    def needs_close(self) -> bool:
+        """Whether `close` has work left: an unfinished last line, or lines not yet searched for unfenced
+        code. A view calls `close` once the answer has ended and this is true (a newline at the end or not)."""
+        return bool(self.partial) or self._scanned < len(self.lines)
 
     def feed(self, text: str) -> int:
         """Add streamed text; return the index of the first finished line that changed."""
@@ -110,13 +128,44 @@ class StreamDocument:
         return first_changed
 
     def close(self) -> int:
-        """The stream ended: finish the last line; returns the first changed index."""
-        if not self.partial:
-            return len(self.lines)
-        raw, self.partial = self.partial, ""
+        """The stream ended: finish the last line and render unfenced code as code; returns the first
+        changed index (a line before the old end when a block was restyled)."""
         first = len(self.lines)
-        changed = self._finish(raw)
-        return min(first, changed) if changed is not None else first
+        if self.partial:
+            raw, self.partial = self.partial, ""
+            changed = self._finish(raw)
+            if changed is not None:
+                first = min(first, changed)
+        return min(first, self._render_unfenced())
+
+    def _render_unfenced(self) -> int:
+        """Render as code the runs of prose lines that are code (workbench.codeblocks' rules), each once:
+        the lines since the last close, each stretch of the model's own lines (not a `rule`) on its own.
+        Returns the first line changed (the number of lines when none did)."""
+        first = end = len(self.lines)
+        i, self._scanned = self._scanned, end
+        while i < end:
+            j = i
+            while j < end and j in self._raw:
+                j += 1
+            if j > i and not all(self.lines[k].code for k in range(i, j)):
+                first = min(first, self._render_unfenced_in(i, j))
+            i = j + 1
+        return first
+
+    def _render_unfenced_in(self, lo: int, hi: int) -> int:
+        first = len(self.lines)
+        raw = [self._raw[k] for k in range(lo, hi)]
+        for block in code_blocks("\n".join(raw)):
+            start, end = lo + block.start_line, lo + min(block.end_line, len(raw))
+            if block.fenced or start >= end or any(self.lines[i].code for i in range(start, end)):
+                continue  # a fence, or a line this document took for one: left as it is
+            highlighted = self.code_style.highlight("\n".join(raw[start - lo:end - lo]), block.language or "text")
+            for i, text in zip(range(start, end), highlighted):
+                self.lines[i] = Line(text, True)
+                self.restyled.append(i)
+            first = min(first, start)
+        return first
 
     def take_restyled(self) -> list[int]:
         """The lines restyled in place since the last call (a view re-wraps only these)."""
@@ -127,9 +176,21 @@ class StreamDocument:
         """Forget everything (for a regenerated answer)."""
         self.__init__(self.code_style, str(self._accent))
 
+    def rule(self, text: Text) -> int:
+        """End what is open (a last line, a code block) and add a styled line of our own, such as a turn's prompt.
+
+        Returns the first changed index. The text is ours, not the model's: it is not parsed as Markdown.
+        """
+        first = self.close()
+        self._fence = None
+        self._block_src = []
+        self.lines.append(Line(text, False))
+        return first
+
     def _finish(self, raw: str) -> int | None:
         """Turn one complete raw line into a Line; returns an earlier changed index on a block close."""
         raw = raw.rstrip("\r").expandtabs(4)
+        self._raw[len(self.lines)] = raw  # each call adds one line
         fence = _FENCE.match(raw)
         if self._fence is None:
             if fence:

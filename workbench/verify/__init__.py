@@ -12,10 +12,10 @@ ran; the prompt has no tests), refused (this machine cannot cut the code off the
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from workbench.verify import languages, sandbox
+from workbench.verify import languages, rust, sandbox, visual
 from workbench.verify.extract import blocks, extract_code, normalize
 from workbench.verify.limits import Limits
 
@@ -51,10 +51,19 @@ class Verdict:
     """Whether the code ran without any network (its own empty network namespace)."""
     note: str | None = None
     """One line on why, when the outcome needs it."""
+    visual: dict | None = None
+    """For a graphics program (visual.py): its verdict `line`, `frames`, their `times`, how it `ended`…"""
+    animation: bytes | None = field(default=None, repr=False)
+    """For a graphics program: its frames as one animated image (WebP), when it drew any."""
 
     def as_dict(self) -> dict:
-        """The verdict as JSON-ready values."""
-        return asdict(self)
+        """The verdict as JSON-ready values; for a graphics program also `visual` and `animation` (its size)."""
+        out = asdict(self)
+        if self.visual is None:
+            del out["visual"], out["animation"]
+        else:
+            out["animation"] = len(self.animation) if self.animation else None
+        return out
 
     def summary(self) -> str:
         """One line for people: `pass 5/5 tests · 0.4 s`, with the note when there is one."""
@@ -86,14 +95,19 @@ def verify(answer_text: str, prompt: PromptFile | None, language: str | None = N
         found = [b.lang for b in blocks(answer_text) if b.lang in languages.RUNNABLE]
         language = found[0] if found else "python"
     try:
-        plan = languages.plan(language, code, tests, limits)
+        if language == "rust":
+            plan = rust.plan(code, tests, limits)
+        elif language == "python" and visual.wants(prompt, code):
+            plan = visual.plan(code, prompt, limits)
+        else:
+            plan = languages.plan(language, code, tests, limits)
     except languages.NoRunner as exc:
         return Verdict("no-runner", language=language, note=str(exc))
     except languages.BadTests as exc:
         return Verdict("error", language=language, note=str(exc))
     started = time.monotonic()
     try:
-        run = sandbox.run(plan.files, plan.argv, limits=limits, allow_network=allow_network,
+        run = sandbox.run(plan.files, plan.argv, limits=plan.limits or limits, allow_network=allow_network,
                           stdin=plan.stdin, expose=plan.expose, plain_program=plan.plain_program,
                           peer=plan.peer, env=plan.env)
     except OSError as exc:  # the machine would not start the sandbox at all
@@ -109,5 +123,6 @@ def verify(answer_text: str, prompt: PromptFile | None, language: str | None = N
     note = judged.note
     if not run.isolated_network:
         note = "; ".join(filter(None, [note, "ran WITHOUT network isolation (--allow-network)"]))
-    return Verdict(judged.outcome, judged.passed, judged.total, note=note, **base)
+    return Verdict(judged.outcome, judged.passed, judged.total, note=note,
+                   **{**base, **getattr(judged, "verdict_fields", {})})
 

@@ -1,18 +1,19 @@
 """Find the code in an answer: fenced blocks in the prompt's language, joined when the answer
-splits one program, without the blocks that only show usage or output; or a bare code file."""
+splits one program, without the blocks that only show usage or output; or a bare code file; or,
+for an answer without fences, the code that workbench.codeblocks finds in its prose."""
 
 from __future__ import annotations
 
 import ast
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 
-ALIASES = {"py": "python", "python3": "python", "py3": "python", "js": "javascript", "node": "javascript",
-           "nodejs": "javascript", "cjs": "javascript", "mjs": "javascript", "sh": "bash", "shell": "bash",
-           "zsh": "bash", "sqlite": "sql", "sqlite3": "sql", "ts": "typescript", "rs": "rust", "golang": "go"}
-"""Fence tags and front-matter names that mean the same language."""
-_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*\{?\.?([^\s`{}]*)")
+from workbench.codeblocks import ALIASES, code_blocks, normalize
+
+__all__ = ["ALIASES", "Block", "blocks", "extract_code", "normalize"]
+
 _EXAMPLE = re.compile(r"\b(example|usage|output|prints?|would print|for instance|e\.g\.|demo|sample|result|"
                       r"you can (use|call|run|test)|to (use|run|test|call) it|testing|test it|try it|"
                       r"run (it|this|the script|with|as)|invoke|how to (use|run|call))\b", re.I)
@@ -23,73 +24,86 @@ _SQL_QUERY = re.compile(r"^\s*(select|with|values)\b", re.I | re.M)
 _PROSE = re.compile(r"^[A-Z][a-z]+(?: [A-Za-z',]+){5,}[.!?:]$")
 
 
-def normalize(language: str | None) -> str | None:
-    """A language name or fence tag in its canonical spelling (python, javascript, bash, sql, ...)."""
-    if not language:
-        return None
-    name = language.strip().lower()
-    return ALIASES.get(name, name) or None
-
-
 @dataclass
 class Block:
-    """One fenced code block of an answer."""
+    """One code block of an answer."""
 
     lang: str | None
-    """Canonical language of the fence tag; None when untagged."""
+    """Canonical language of the fence tag (the detected one for unfenced code); None when untagged."""
     code: str
     before: str
     """The last line of prose before the block (how the answer introduces it)."""
+    fenced: bool = True
+    """False for code the answer left without a fence (found by workbench.codeblocks)."""
 
 
 def blocks(text: str) -> list[Block]:
     """Every fenced block (``` or ~~~, any indent); a fence left open runs to the end of the text."""
+    return [b for b in _blocks(text) if b.fenced]
+
+
+def _blocks(text: str) -> list[Block]:
+    """Every block, fenced or not (workbench.codeblocks.code_blocks), each with the prose line before it:
+    for a fenced block since the previous fenced block (as it always was), for unfenced code since any block."""
     lines = text.replace("\r\n", "\n").split("\n")
     found: list[Block] = []
-    prose = ""
-    i = 0
-    while i < len(lines):
-        m = _FENCE.match(lines[i])
-        if not m:
-            if lines[i].strip():
-                prose = lines[i].strip()
-            i += 1
-            continue
-        indent, fence, tag = len(m.group(1)), m.group(2), m.group(3)
-        body: list[str] = []
-        i += 1
-        while i < len(lines):
-            close = re.match(r"^[ \t]*(`{3,}|~{3,})[ \t]*$", lines[i])
-            if close and close.group(1)[0] == fence[0] and len(close.group(1)) >= len(fence):
-                break
-            line = lines[i]
-            body.append(line[min(indent, len(line) - len(line.lstrip())):])
-            i += 1
-        found.append(Block(normalize(tag), "\n".join(body).strip("\n") + "\n", prose))
-        prose = ""
-        i += 1
+    after_fenced = after_any = 0  # the first line after the previous (fenced) block
+
+    def before(first: int, since: int) -> str:
+        return next((lines[k].strip() for k in range(first - 1, since - 1, -1) if lines[k].strip()), "")
+
+    for b in code_blocks(text):
+        if b.fenced:
+            found.append(Block(b.language, b.code, before(b.start_line - 1, after_fenced)))
+            after_fenced = after_any = b.end_line + 1
+        else:
+            found.append(Block(b.language, b.code, before(b.start_line, after_any), fenced=False))
+            after_any = b.end_line
     return found
 
 
 def extract_code(answer_text: str, language: str | None) -> str | None:
-    """The answer's program in `language` (None: whatever runnable language it is in), or None."""
+    """The answer's program in `language` (None: whatever runnable language it is in), or None.
+
+    Fenced blocks decide, as they always did. Unfenced code (workbench.codeblocks) counts for an answer
+    without fences that is not a bare Python file (for other languages it comes before the looser
+    bare-file test, which takes the prose around the code too), or when the fenced blocks hold no program (only a usage
+    example, say) and together with the unfenced code they do; with no `language`, unfenced code only
+    counts as Python (what `verify` runs then), unless a fenced block names the language.
+    """
     language = normalize(language)
-    found = blocks(answer_text)
-    if not found:
-        return _bare(answer_text, language)
+    every = _blocks(answer_text)
+    found = [b for b in every if b.fenced]
+    if len(found) == len(every):
+        return _bare(answer_text, language) if not found else _pick(found, language)[0]
+    if not found:  # a bare Python file compiles whole; elsewhere the blocks found are more precise
+        if language in (None, "python"):
+            return _bare(answer_text, language) or _pick(every, "python")[0]
+        return _pick(every, language)[0] or _bare(answer_text, language)
+    code, chosen = _pick(found, language)
+    if code is not None and _is_program(code, chosen):
+        return code
+    more, more_language = _pick(every, language or chosen or "python")
+    if more is not None and (code is None or _is_program(more, more_language)):
+        return more
+    return code
+
+
+def _pick(found: list[Block], language: str | None) -> tuple[str | None, str | None]:
+    """(the program in `language` among `found`, its language); None for a language means any runnable one."""
     if language is None:
         language = next((b.lang for b in found if b.lang in ("python", "javascript", "bash", "sql")), None)
         if language is None:
             language = "python" if any(b.lang is None and _python_ok(b.code) for b in found) else None
         if language is None:
-            return None
+            return None, None
     chosen = [b for b in found if b.lang == language]
     if not chosen:
         chosen = [b for b in found if b.lang is None and _plausible(b.code, language)]
     chosen = [b for b in chosen if b.code.strip()]
     if not chosen:
-        return None
-    return _join(_select(chosen, language), language)
+        return None, language
+    return _join(_select(chosen, language), language), language
 
 
 def _select(chosen: list[Block], language: str) -> list[Block]:
@@ -168,8 +182,13 @@ def _only_tests(code: str, language: str) -> bool:
     return bool(names) and all(n.lower().startswith("test") for n in names)
 
 
+AST_LOCK = threading.Lock()
+"""One `ast.parse` at a time: CPython 3.11.7's parser fails with "SystemError: AST constructor recursion
+depth mismatch" when threads parse at once (seen with several panes' runs started together)."""
+
+
 def _parse(code: str) -> ast.Module | None:
-    with warnings.catch_warnings():
+    with AST_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences and the like
         try:
             return ast.parse(code)

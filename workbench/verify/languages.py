@@ -9,6 +9,8 @@ The conventions are those of the prompt library's `## Tests` blocks:
 - sql: the setup (lines above `-- expected output:`), then the answer, piped into
   `sqlite3 -batch :memory:`; standard output must equal the expected lines.
 - bash: the answer saved as answer.sh, the tests run there with `bash tests.sh`, printing TAP.
+- rust: the tests appended to the answer's code, compiled with `rustc --test` and run one test per
+  process (see rust.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from workbench.verify.limits import Limits
 from workbench.verify.sandbox import PATH, Peer, RunResult
 
 HERE = Path(__file__).parent
-RUNNABLE = ("python", "javascript", "sql", "bash")
+RUNNABLE = ("python", "javascript", "sql", "bash", "rust")
 _JS_PRELUDE = """{
   const wbFs = require('node:fs');
   const wbWrite = wbFs.writeSync;
@@ -87,10 +89,15 @@ class Plan:
     """The answer's own process beside the tests' (see sandbox.Peer)."""
     env: dict[str, str] | None = None
     """Extra environment for the command."""
+    limits: Limits | None = None
+    """What the run as a whole is held to, when it needs more than the answer's limits (a compiler's room)."""
 
 
 def plan(language: str, code: str, tests: str | None, limits: Limits) -> Plan:
-    """The plan for running `code` (and `tests`, if any) in `language`; raises NoRunner or BadTests."""
+    """The plan for running `code` (and `tests`, if any) in `language`; raises NoRunner or BadTests.
+
+    Rust's plan is `rust.plan` (it builds on this module, so it is chosen by the caller, `verify`).
+    """
     if language == "python":
         return _python(code, tests, limits)
     if language == "javascript":
@@ -154,8 +161,11 @@ def _run_only(limits: Limits) -> Callable[[RunResult], Judgement]:
 
 def python_test_names(tests: str) -> list[str]:
     """Test functions (`test*`) and methods of `Test*` classes at the top of a tests block, in order."""
+    from workbench.verify.extract import AST_LOCK
+
     try:
-        tree = ast.parse(tests)
+        with AST_LOCK:
+            tree = ast.parse(tests)
     except SyntaxError as exc:
         raise BadTests(f"the prompt's Python tests do not parse: line {exc.lineno}: {exc.msg}") from None
     names = []

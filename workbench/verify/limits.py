@@ -23,6 +23,9 @@ class Limits:
     """Open file descriptors per process."""
     output_kb: int = 64
     """Most of standard output, and of standard error, kept for the verdict, in KiB."""
+    compile_s: float = 60
+    """Wall-clock seconds for compiling, for languages that compile (Rust), before wall_s starts; the
+    compiler's CPU time may use as much."""
 
     def as_dict(self) -> dict:
         """The limits as plain values."""

@@ -186,7 +186,7 @@ def _run_once(files: dict[str, str], argv: list[str], limits: Limits, stdin: str
         if outcome.refused is not None:
             _unavailable = _unavailable or outcome.refused
             outcome.refused = _refusal(outcome.refused)
-        outcome.results = _tagged(staging / "result", nonce)
+        outcome.results = _tagged(staging / "result", nonce, limits.file_mb << 20)
         return outcome
     finally:
         if group is not None:
@@ -289,11 +289,11 @@ def _events(path: Path) -> dict[str, dict]:
     return events
 
 
-def _tagged(path: Path, nonce: str) -> list[str]:
-    """Result lines that start with the nonce, without it (at most 1 MB is read)."""
+def _tagged(path: Path, nonce: str, limit: int = 1 << 20) -> list[str]:
+    """Result lines that start with the nonce, without it (at most `limit` bytes are read: the file-size limit)."""
     try:
         with open(path, "rb") as f:
-            data = f.read(1 << 20)
+            data = f.read(max(limit, 1 << 20))
     except OSError:
         return []
     prefix = nonce + " "

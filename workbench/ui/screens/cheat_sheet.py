@@ -31,6 +31,7 @@ ACTIONS = {
     "regenerate": ("Answers", "Ask the focused pane's model again"),
     "verify": ("Answers", "Run each answer's code against the prompt's tests (sandboxed)"),
     "show_run": ("Answers", "Show the focused pane's run: output, exit status, time"),
+    "animations": ("Answers", "Play the graphics programs' animations side by side (after v)"),
     "copy_code": ("Code", "Copy the focused pane's code block (again: the next block)"),
     "copy_answer": ("Code", "Copy the focused pane's whole answer"),
     "save_code": ("Code", "Write the focused pane's code block to a file"),
@@ -47,9 +48,9 @@ ACTIONS = {
 }
 
 SCROLL_ROWS = [
-    ("Ask", "Escape / Tab", "Leave the prompt bar (the keys of this sheet work outside it)"),
-    ("View", "↑ ↓ PgUp PgDn Home", "Scroll the focused pane (scrolling up stops it following the stream)"),
-    ("View", "End", "Back to the end: follow the stream again"),
+    ("Ask", "esc / tab", "Leave the prompt bar (the keys of this sheet work outside it)"),
+    ("View", "↑ ↓ PgUp PgDn", "Scroll the focused pane (up: it stops following the stream)"),
+    ("View", "Home / End", "To the top / to the end (the end follows the stream again)"),
     ("Screens", "Ctrl+P", "Command palette: every action, searchable"),
     ("Screens", "Ctrl+Q", "Quit (prints the session number and how to export it)"),
 ]

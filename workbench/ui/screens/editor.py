@@ -61,7 +61,8 @@ class ParamsDialog(ModalScreen[dict | None]):
     ParamsDialog Horizontal > Vertical { width: 1fr; height: auto; }
     ParamsDialog .hint { color: $text-muted; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("ctrl+s", "save_defaults", "Save as defaults", priority=True)]
 
     FIELDS = (("max_tokens", "max tokens", r"[0-9]*"), ("temperature", "temperature", r"[0-9.]*"),
               ("seed", "seed", r"-?[0-9]*"), ("top_p", "top p", r"[0-9.]*"))
@@ -73,7 +74,8 @@ class ParamsDialog(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Sent to every model with each prompt (empty: the model's default) · "
-                        "Enter saves · Escape cancels", classes="instructions")
+                        "Enter saves · Ctrl+S saves as your defaults for every launch · Escape cancels",
+                        classes="instructions")
             yield Label("System prompt")
             yield Input(self.params.get("system") or "", id="system", placeholder="none")
             with Horizontal():
@@ -85,7 +87,19 @@ class ParamsDialog(ModalScreen[dict | None]):
             yield Label("", id="problem", classes="hint")
 
     def on_input_submitted(self) -> None:
-        """Validate and save."""
+        """Validate and apply."""
+        out = self._read()
+        if out is not None:
+            self.dismiss(out)
+
+    def action_save_defaults(self) -> None:
+        """Validate, apply, and keep them as the defaults of the next launches."""
+        out = self._read()
+        if out is not None:
+            self.dismiss({**out, "save_as_defaults": True})
+
+    def _read(self) -> dict | None:
+        """The fields as parameters, or None (the problem shown) when one is wrong."""
         out: dict = {"system": self.query_one("#system", Input).value.strip() or None}
         for key, label, _ in self.FIELDS:
             raw = self.query_one(f"#{key}", Input).value.strip()
@@ -96,13 +110,13 @@ class ParamsDialog(ModalScreen[dict | None]):
                 value = int(raw) if key in ("max_tokens", "seed") else float(raw)
             except ValueError:
                 self.query_one("#problem", Label).update(f"{label}: not a number")
-                return
+                return None
             if (key == "max_tokens" and value < 1) or (key == "top_p" and not 0 <= value <= 1) or (
                     key == "temperature" and value < 0):
                 self.query_one("#problem", Label).update(f"{label}: out of range")
-                return
+                return None
             out[key] = value
-        self.dismiss(out)
+        return out
 
     def action_cancel(self) -> None:
         """Keep the parameters as they were."""

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from workbench.figures import ms
 from workbench.ui.render import CodeStyle
 from workbench.ui.widgets.answer_pane import AnswerPane
+from workbench.ui.widgets.answer_view import prompt_rule
 
 
 def _read(db_path: Path, fn):
@@ -72,6 +73,8 @@ class HistoryScreen(Screen):
         table.loading = False
         for row in rows:
             first = (row["text"] or "").strip().splitlines()[0][:100] if row["text"] else ""
+            if row.get("turn", 1) > 1:
+                first = f"↳ turn {row['turn']}: {first}"  # a follow-up; Enter shows the whole conversation
             models = row["models"] or ""
             if row["blind"] and not row["voted"]:
                 models = f"blind, not voted ({row['answers']} answers)"  # names stay hidden until a vote
@@ -93,13 +96,31 @@ class HistoryScreen(Screen):
         def fetch(db):
             prompt, blind = db.execute("SELECT text, coalesce(blind, 0) FROM prompts WHERE id = ?",
                                        [prompt_id]).fetchone()
-            voted = db.execute("SELECT 1 FROM votes WHERE prompt_id = ? AND retracted_at IS NULL "
-                               "AND outcome IS NOT NULL", [prompt_id]).fetchone()
-            return prompt, prompt_answers(db, prompt_id), bool(blind and not voted)
+            vote = db.execute("SELECT outcome, winner_response_id FROM votes WHERE prompt_id = ? AND "
+                              "retracted_at IS NULL AND outcome IS NOT NULL ORDER BY id DESC LIMIT 1",
+                              [prompt_id]).fetchone()
+            answers = prompt_answers(db, prompt_id)
+            # The conversation this turn belongs to: each earlier turn's prompt and answers, by pane.
+            conversation, turn = db.execute("SELECT conversation, coalesce(turn, 1) FROM prompts WHERE id = ?",
+                                            [prompt_id]).fetchone()
+            earlier = []
+            if conversation and turn > 1:
+                for pid, text, number in db.execute(
+                        "SELECT id, text, turn FROM prompts WHERE conversation = ? AND turn < ? ORDER BY turn",
+                        [conversation, turn]).fetchall():
+                    earlier.append((number, text, {a["position"]: a["text"] or "" for a in prompt_answers(db, pid)}))
+            runs = {}
+            for answer in answers:  # each answer's latest run of its tests
+                run = db.execute("SELECT outcome, passed, total, exit_status FROM verifications "
+                                 "WHERE response_id = ? ORDER BY id DESC LIMIT 1", [answer["id"]]).fetchone()
+                if run is not None:
+                    runs[answer["id"]] = dict(zip(("outcome", "passed", "total", "exit_status"), run))
+            return prompt, answers, bool(blind and not vote), vote, runs, (turn, earlier)
 
-        prompt, answers, hidden = _read(self.db_path, fetch)
+        prompt, answers, hidden, vote, runs, conversation = _read(self.db_path, fetch)
         self.app.call_from_thread(
-            self.app.push_screen, RecordScreen(prompt, answers, self.code_style, self.accent, hidden))
+            self.app.push_screen, RecordScreen(prompt, answers, self.code_style, self.accent, hidden, vote, runs,
+                                               conversation))
 
 
 class RecordScreen(Screen):
@@ -112,8 +133,15 @@ class RecordScreen(Screen):
     """
 
     def __init__(self, prompt: str, answers: list[dict], code_style: CodeStyle, accent: str,
-                 hidden: bool = False) -> None:
+                 hidden: bool = False, vote: tuple | None = None, runs: dict | None = None,
+                 conversation: tuple[int, list] = (1, [])) -> None:
         super().__init__()
+        self.turn, self.earlier = conversation
+        """The turn shown, and each earlier turn of its conversation as (turn, prompt, pane position → answer)."""
+        self.vote = vote
+        """(outcome, winning response id) of the vote the log holds, or None."""
+        self.runs = runs or {}
+        """Response id → its latest verification (outcome, passed, total, exit_status)."""
         self.hidden = hidden
         """A blind prompt not voted on: labels only, no names or telling figures."""
         self.prompt = prompt
@@ -130,9 +158,24 @@ class RecordScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        for pane, row in zip(self.query(AnswerPane), self.answers):
+        from types import SimpleNamespace
+
+        from workbench.ui.screens.verifying import badge
+        from workbench.ui.screens.voting import vote_mark
+
+        outcome, winner_id = self.vote or (None, None)
+        for i, (pane, row) in enumerate(zip(self.query(AnswerPane), self.answers)):
+            pane.set_vote_mark(vote_mark(outcome, i if row["id"] == winner_id else None, i))
+            if row["id"] in self.runs:
+                pane.set_badge(badge(SimpleNamespace(**self.runs[row["id"]])))
             if self.hidden:
                 pane.set_identity(row["label"], "?", "", hidden=True)
+            if self.earlier:  # a follow-up: the conversation so far, then this turn
+                for number, text, by_pane in self.earlier:
+                    pane.view.add_rule(prompt_rule(number, text or ""))
+                    pane.view.append(by_pane.get(row["position"], ""))
+                    pane.view.finish()
+                pane.view.add_rule(prompt_rule(self.turn, self.prompt or ""))
             pane.view.append(row["text"] or "")
             pane.view.finish()
             if row["error"]:

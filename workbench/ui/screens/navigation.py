@@ -115,7 +115,7 @@ class NavigationMixin:
 
         store = self.recorder.store
         store.flush()
-        self.app.call_from_thread(self.app.push_screen, LeaderboardScreen(store.path))
+        self.app.call_from_thread(self.app.push_screen, LeaderboardScreen(store.path, min_votes=self.app.min_votes))
 
     def action_pick_models(self) -> None:
         """Choose which models get a pane."""

@@ -65,8 +65,25 @@ class PromptingMixin:
         def saved(params: dict | None) -> None:
             if params is None:
                 return
+            keep = params.pop("save_as_defaults", False)
             self.defaults = {**self.defaults, **params}
             self.query_one(PromptBar).query_one(".params").update(self._params_text())
-            self.notify("Parameters saved: they apply from the next prompt, to every model.", timeout=3)
+            if keep:
+                self._save_defaults(dict(self.defaults))
+            else:
+                self.notify("Parameters set: they apply from the next prompt, to every model.", timeout=3)
 
         self.app.push_screen(ParamsDialog(self.defaults), saved)
+
+    @work(thread=True, group="save-params", exit_on_error=False)
+    def _save_defaults(self, params: dict) -> None:
+        """Write them for the next launches (off the UI thread); a failure is one line naming the file."""
+        from workbench.config import PARAMS_FILE, default_home, save_params
+
+        try:
+            path = save_params(default_home(), params)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"{default_home() / PARAMS_FILE}: the defaults were not saved: "
+                                      f"{exc.strerror or exc}", title="Not saved", severity="error", timeout=10)
+            return
+        self.app.call_from_thread(self.notify, f"Parameters set, and saved as your defaults in {path}", timeout=5)

@@ -11,6 +11,13 @@ from textual import work
 from workbench.blind import LABELS, outcome_text
 
 
+def vote_mark(outcome: str | None, winner: int | None, index: int) -> str:
+    """A pane's part in a vote, for its border: '★ winner', '= tie', '✗ both bad' or nothing."""
+    if outcome == "winner":
+        return "★ winner" if index == winner else ""
+    return {"tie": "= tie", "both_bad": "✗ both bad"}.get(outcome or "", "")
+
+
 class VotingMixin:
     """Vote actions for `CompareScreen`; the state they change lives in the screen's `Round`."""
 
@@ -79,13 +86,14 @@ class VotingMixin:
         round_ = self.round
         outcome, winner = round_.vote or (None, None)
         for i, pane in enumerate(self.panes):
-            if outcome == "winner":
-                mark = "★ winner" if i == winner else ""
-            else:
-                mark = {"tie": "= tie", "both_bad": "✗ both bad"}.get(outcome or "", "")
+            mark = vote_mark(outcome, winner, i)
             if round_.blind:
                 pane.hidden_identity = round_.hidden
             pane.set_vote_mark(mark)
+        if round_.blind and round_.revealed:
+            from workbench.ui.widgets.prompt_bar import PromptBar
+
+            self.query_one(PromptBar).set_mode(follow_up=False)  # the vote ended this blind round
         self._paint(force=True)
 
     def action_undo(self) -> None:

@@ -19,6 +19,7 @@ STATUS_STYLE = {
     "cancelled": "bold $warning",
     "failed": "bold $error",
     "interrupted": "bold $warning",
+    "stopped: repeating": "bold $warning",
     "idle": "dim",
 }
 
@@ -52,6 +53,8 @@ class AnswerPane(Vertical):
         self.vote_mark = ""
         self.badge = ""
         """The verification mark ('✓ 5/5'), shown in the border beside where the model runs."""
+        self.mode = "chat"
+        """`completion` for a base model: the border says `base · completion`, so its style is no surprise."""
         self._refresh_titles()
 
     def compose(self) -> ComposeResult:
@@ -62,6 +65,16 @@ class AnswerPane(Vertical):
     def view(self) -> AnswerView:
         """The answer body."""
         return self.query_one(AnswerView)
+
+    @property
+    def figures_width(self) -> int:
+        """Columns the figures line has after the status dot: its compact form is chosen to fit them."""
+        return max(0, self.size.width - 6)  # the border, the padding and "● "
+
+    @property
+    def where(self) -> str:
+        """Where the model runs, as the border shows it."""
+        return self._where
 
     def set_where(self, where: str) -> None:
         """Show where the model runs."""
@@ -75,6 +88,12 @@ class AnswerPane(Vertical):
         self.vote_mark = ""
         self.badge = ""
         self._refresh_titles()
+
+    def set_mode(self, mode: str) -> None:
+        """Chat or completion (a base model, labelled so in the border)."""
+        if mode != self.mode:
+            self.mode = mode
+            self._refresh_titles()
 
     def set_vote_mark(self, mark: str) -> None:
         """Show this pane's part in the vote ('★ winner', 'tie', …) in its border."""
@@ -94,7 +113,8 @@ class AnswerPane(Vertical):
             self.border_subtitle = Content(f"{badge}blind")
         else:
             self.border_title = Content(f"{self.label} {self.model}{mark}")
-            self.border_subtitle = Content(f"{badge}{self._where}")
+            base = "base · completion · " if self.mode == "completion" else ""
+            self.border_subtitle = Content(f"{badge}{base}{self._where}")
 
     def show_figures(self, status: str, line: str) -> None:
         """Update the figures line (only when it changed)."""

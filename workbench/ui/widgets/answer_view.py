@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import OrderedDict
+from functools import lru_cache
 
 from rich._wrap import divide_line
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -14,6 +16,7 @@ from textual.binding import Binding
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.selection import Selection
 from textual.strip import Strip
 
 from workbench.ui.render import CodeStyle, Line, StreamDocument
@@ -79,8 +82,14 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._update(self._forget_restyled(self.doc.feed(text)))
 
     def finish(self) -> None:
-        """The answer ended: render its last line as a finished one."""
-        self._update(self._forget_restyled(self.doc.close()))
+        """The answer ended: render its last line as a finished one, and unfenced code as code.
+
+        Rendering bare code as code can change a line's text (a `# comment` shown as a heading gets its
+        `#` back), so the rows are laid out again from the first changed line, not only re-wrapped.
+        """
+        first = self.doc.close()
+        self.doc.take_restyled()
+        self._update(first)
 
     def _forget_restyled(self, first_changed: int) -> int:
         """Drop the rows of lines a closed code block restyled; return where new lines start.
@@ -98,6 +107,12 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         if restyled:
             self.refresh()
         return laid_out
+
+    def add_rule(self, text: Text) -> None:
+        """A line of our own between turns of a conversation (the user's prompt); closes what came before."""
+        first = self.doc.rule(text)
+        self.doc.take_restyled()
+        self._update(first)
 
     def clear(self) -> None:
         """Empty the view for a new answer."""
@@ -284,7 +299,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             self._paint_style = None
 
     def render_line(self, y: int) -> Strip:
-        """One screen row: a cached strip, cropped to the view."""
+        """One screen row: a cached strip, cropped to the view, tagged for Textual's mouse selection."""
         row = self.scroll_offset.y + y
         rich_style, width = self._paint_style or (self.rich_style, self._width())
         n_rows, n_tail = self._n_rows, len(self._tail)
@@ -293,13 +308,63 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             rows = self._line_rows(index, self._wrap_width)
             offset = row - self._line_start[index]
             strip = rows[offset] if offset < len(rows) else Strip.blank(width, rich_style)
+            plain = self.doc.lines[index].text.plain
         elif row < n_rows + n_tail:
-            strip = self._tail[row - n_rows]
+            offset = row - n_rows
+            strip = self._tail[offset]
+            index, plain = len(self.doc.lines), self.doc.partial.expandtabs(4)
         elif row < n_rows + n_tail + len(self._notice):
-            strip = self._notice[row - n_rows - n_tail]
+            offset = row - n_rows - n_tail
+            strip = self._notice[offset]
+            index, plain = len(self.doc.lines) + bool(self.doc.partial), self._notice_text.plain
         else:
             return Strip.blank(width, rich_style)
-        return strip.crop_extend(0, width, None).apply_style(rich_style)
+        # Selection offsets are (character in the line, line index) of `text`, which `get_selection` cuts.
+        starts = _row_starts(plain, self._wrap_width) if offset else (0,)
+        start = starts[offset] if offset < len(starts) else len(plain)
+        selection = self.text_selection
+        if selection is not None and (span := selection.get_span(index)) is not None:
+            strip = _selected(strip, start, span, self.screen.get_component_rich_style("screen--selection",
+                                                                                      partial=True))
+        return strip.crop_extend(0, width, None).apply_style(rich_style).apply_offsets(start, index)
+
+    # -- mouse selection (Textual's own: drag selects, ctrl+c copies) -----
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The selected part of the text as shown."""
+        return selection.extract(self.text), "\n"
+
+
+@lru_cache(maxsize=512)
+def _row_starts(plain: str, width: int) -> tuple[int, ...]:
+    """Where each wrapped row of a line starts (rich's own break points; the width is `_wrap_width`)."""
+    if width <= 0 or cell_len(plain) <= width:
+        return (0,)
+    return (0, *divide_line(plain, width, fold=True))
+
+
+def _selected(strip: Strip, start: int, span: tuple[int, int], style: Style) -> Strip:
+    """`strip` (a row whose first character is character `start` of its line) with `span` of the line marked."""
+    text = strip.text
+    a = max(0, span[0] - start)
+    b = len(text) if span[1] == -1 else min(len(text), max(0, span[1] - start))
+    if a >= b:
+        return strip
+    c1, c2 = cell_len(text[:a]), cell_len(text[:b])
+    before, middle, after = strip.divide([c1, c2, strip.cell_length])
+    middle = Strip([Segment(seg.text, seg.style + style if seg.style else style) for seg in middle],
+                   middle.cell_length)
+    return Strip.join([before, middle, after])
+
+
+def prompt_rule(turn: int, prompt: str) -> Text:
+    """The line a pane shows above a turn's answer in a conversation: `▍ You · turn 2: …` (one line, bounded)."""
+    from workbench.redact import terminal_safe
+
+    text = " ".join(terminal_safe(prompt).split())
+    line = Text("▍ You", style="bold")
+    line.append(f" · turn {turn}: ", style="dim")
+    line.append(text[:300] + ("…" if len(text) > 300 else ""), style="italic")
+    return line
 
 
 def _one_row(text: Text, base: Style | None) -> Strip | None:

@@ -21,8 +21,10 @@ class PromptInput(Input):
         Binding("escape", "screen.leave_prompt", "Leave prompt", priority=True),
     ]
 
+    NEW = "Ask every model…  (Enter sends · Escape leaves the bar)"
+
     def __init__(self, **kwargs) -> None:
-        super().__init__(placeholder="Ask every model…  (Enter sends)", **kwargs)
+        super().__init__(placeholder=self.NEW, **kwargs)
         self.history: list[str] = []
         self._cursor = 0
 
@@ -63,6 +65,12 @@ class PromptBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield PromptInput()
         yield Static(self._params, classes="params")
+
+    def set_mode(self, follow_up: bool, turn: int = 2) -> None:
+        """Say what Enter will do: follow up the conversation on screen, or start a new comparison."""
+        self.input.placeholder = (
+            f"Follow up (turn {turn}): each model continues its own conversation · Ctrl+N new comparison"
+            if follow_up else PromptInput.NEW)
 
     @property
     def input(self) -> PromptInput:
