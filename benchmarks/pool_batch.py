@@ -11,7 +11,7 @@ Two parts, each a batch of distinct prompts run by `workbench.batch.Batch` with 
    own time per request is between two answers of a server). Target: the pool takes ≤ 0.55 × the
    time of one server (two replicas halve the work; 0.05 is left for routing).
 2. Real servers: two `python -m llama_cpp.server` processes serving the demo model SmolLM2 135M
-   (one thread each, `max_parallel = 1`: that server works on one request at a time), 16 answers of
+   (one thread each, for prompts too, `max_parallel = 1`: that server works on one request at a time), 16 answers of
    64 tokens at temperature 0, on one of them and on both; then one server given both threads, for
    the same cores in one process. On a 2-core machine the replicas share the cores, so little gain
    is expected: the figure says how little.
@@ -113,7 +113,8 @@ def llama_server(path: str, threads: int, log: Path):
     """A llama_cpp.server on a free 127.0.0.1 port; its OpenAI base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", path, "--model_alias", "smollm2",
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads)]
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+           "--n_threads", str(threads), "--n_threads_batch", str(threads)]  # prompts too: its cores, no more
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"

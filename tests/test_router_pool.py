@@ -268,3 +268,9 @@ def test_a_replica_that_breaks_off_mid_answer_is_named(pair) -> None:
     replica = answer.identity.fields["api_host"]
     assert replica in (host(a), host(b))
     assert answer.error == f"connection to pool's replica {replica} broke off mid-answer"
+
+
+def test_replicas_on_one_host_get_distinct_ids() -> None:
+    from workbench.engines.remote import _replica_ids
+
+    assert _replica_ids(("http://h:1/a/v1", "http://h:1/b/v1", "http://g:2/v1")) == ["h:1#1", "h:1#2", "g:2"]

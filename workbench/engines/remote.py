@@ -455,14 +455,10 @@ class _PoolStream:
 
 
 def _replica_ids(bases: tuple[str, ...]) -> list[str]:
-    """Each replica's id for the Router (and for the log): its `host:port`, made unique if need be."""
-    ids: list[str] = []
-    for base in bases:
-        rid = api_host(base) or base
-        while rid in ids:
-            rid += "'"
-        ids.append(rid)
-    return ids
+    """Each replica's id for the Router (and for the log): its `host:port`, numbered (`host:port#2`) when
+    two replicas share one (different paths on one server)."""
+    hosts = [api_host(base) or base for base in bases]
+    return [h if hosts.count(h) == 1 else f"{h}#{i + 1}" for i, h in enumerate(hosts)]
 
 
 def _pool_full(exc: BaseException) -> bool:

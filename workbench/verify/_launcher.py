@@ -110,6 +110,11 @@ def _build_root(cfg: dict) -> None:
             os.symlink(os.readlink(path), root + path)
         elif os.path.isdir(path):
             _bind(path, root + path)
+    # The private /tmp first: an exposed folder may live under /tmp (a virtualenv made there), and is
+    # then bound inside it (read-only, like every mount but /tmp itself and /dev/shm), not hidden by it.
+    tmp_mb = max(16, cfg["limits"]["file_mb"] * 4)
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,nr_inodes=16384,mode=1777")
     for path in cfg["expose"]:
         if not os.path.exists(root + path):
             _bind(path, root + path)
@@ -120,11 +125,8 @@ def _build_root(cfg: dict) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
-    tmp_mb = max(16, cfg["limits"]["file_mb"] * 4)
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,nr_inodes=1024,mode=1777")
     os.makedirs(root + "/proc")
-    os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,nr_inodes=16384,mode=1777")
     _stage_sides(cfg, root)  # before the chroot, while the app's staging folder is in sight
     writable = (root + "/tmp", root + "/dev/shm")
     for point, opts in _mountinfo():
