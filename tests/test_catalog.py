@@ -136,3 +136,13 @@ def test_entry_describe_expands_tilde() -> None:
     entry = catalog.Entry(ModelSpec(name="x", engine="llama", path="~/m.gguf"))
     assert entry.describe() == str(Path.home() / "m.gguf")
     assert entry.available
+
+
+def test_a_replica_pool_is_listed_by_its_urls(tmp_path):
+    from workbench.config import load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('[[models]]\nname = "pool"\nengine = "litellm"\nmodel = "openai/x"\n'
+                      'api_base = ["http://127.0.0.1:8001/v1", "http://127.0.0.1:8002/v1"]\n')
+    entry = next(e for e in catalog.discover(load_settings(config)) if e.spec.name == "pool")
+    assert entry.describe() == "openai/x via http://127.0.0.1:8001/v1, http://127.0.0.1:8002/v1"

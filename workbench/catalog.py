@@ -24,7 +24,10 @@ class Entry:
         """Where the model lives, for `workbench models`."""
         if self.spec.path:
             return str(self.spec.resolved_path())
-        base = f" via {self.spec.api_base}" if self.spec.api_base else ""
+        bases = self.spec.api_base
+        if isinstance(bases, tuple):  # replicas of one model
+            bases = ", ".join(bases)
+        base = f" via {bases}" if bases else ""
         return f"{self.spec.model}{base}"
 
 
