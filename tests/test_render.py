@@ -230,3 +230,48 @@ def test_needs_close_until_the_lines_have_been_searched_for_code():
     assert not doc.needs_close
     doc.feed("more")
     assert doc.needs_close
+
+
+# -- a long block's second pass, in slices -----------------------------------------------------------
+
+
+def _long_block(lines: int) -> str:
+    body = "".join(f'def f_{i}(x):\n    """doc {i}\n    still the docstring"""\n    return x + {i}\n'
+                   for i in range(lines // 4))
+    return f"Intro\n```python\nx = '''\n{body}'''\n"
+
+
+def test_closing_a_long_block_does_not_lex_it_whole_at_once():
+    """Closing a 2,000-line fence hands the second pass to `work` instead of doing it in `feed`."""
+    doc = _doc()
+    doc.feed(_long_block(2000))
+    before = [ln.text for ln in doc.lines]
+    doc.feed("```\n")
+    assert doc.pending and doc.take_restyled() == []
+    assert [ln.text for ln in doc.lines[:-1]] == before, "nothing restyled inside feed"
+    steps = 0
+    while doc.work(deadline=0.0):  # a deadline already past: the smallest slice each time
+        steps += 1
+    assert steps > 10 and not doc.pending
+
+
+def test_the_sliced_pass_gives_what_the_whole_block_pass_gives():
+    text = _long_block(1200)
+    sliced = _doc()
+    sliced.feed(text + "```\nAfter the block.\n")
+    restyled = []
+    while sliced.work(deadline=0.0):
+        restyled += sliced.take_restyled()
+    restyled += sliced.take_restyled()
+    whole = CodeStyle("monokai").highlight("\n".join(text.split("\n")[2:-1]), "python")
+    code = sliced.lines[2:2 + len(whole)]
+    assert [ln.text.plain for ln in code] == [t.plain for t in whole]
+    assert [ln.text.spans for ln in code] == [t.spans for t in whole]
+    assert restyled and all(2 <= i < 2 + len(whole) for i in restyled)
+    assert sliced.lines[-1].text.plain == "After the block."  # streaming went on meanwhile
+
+
+def test_a_short_block_is_still_restyled_at_once():
+    doc = _doc()
+    doc.feed('```python\nx = """\nstill a string\n"""\n```\n')
+    assert not doc.pending and doc.take_restyled()

@@ -76,6 +76,49 @@ async def test_highlighted_code_and_figures_from_a_replay():
         assert view.follow and view.scroll_y == view.max_scroll_y, "a streaming pane follows its output"
 
 
+async def test_a_long_blocks_second_pass_is_done_between_frames():
+    """Closing a 2,000-line fence: the pane takes it at once, the whole-block pass runs in slices after."""
+    text = "Here:\n\n```python\nx = '''\n" + "".join(
+        f"def f{i}(x):\n    return x * {i}  # line {i}\n" for i in range(1000)) + "'''\n```\n\nDone.\n"
+    app = _replay_app(ReplayEngine("a", text))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _send(pilot, "code please")
+        screen = _screen(app)
+        view = screen.panes[0].view
+        await _wait(pilot, lambda: screen.comparison.finished and "Done." in view.text)
+        await _wait(pilot, lambda: not view.doc.pending and view._slicer is None)
+        # The block is one string: seen whole, every line inside it has the string's colour.
+        inside = [ln.text for ln in view.doc.lines[4:2004]]
+        assert len({tuple(str(s.style) for s in t.spans) for t in inside}) == 1
+        strips = [view.render_line(y) for y in range(view.size.height)]
+        assert any("line 999" in strip.text for strip in strips)
+
+
+async def test_a_followed_stream_jump_scrolls():
+    """Following a stream a line at a time, the view scrolls by several rows at once, not once per line."""
+    app = _replay_app(ReplayEngine("a", "Start.\n"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _send(pilot, "x")
+        screen = _screen(app)
+        await _wait(pilot, lambda: screen.comparison.finished)
+        view = screen.panes[0].view
+        view.clear()
+        await pilot.pause()
+        height = view.scrollable_content_region.height
+        tops = []
+        for i in range(3 * height):
+            view.append(f"line {i}\n")
+            await pilot.pause()
+            tops.append(view.scroll_offset.y)
+            last = max(y for y in range(height) if view.render_line(y).text.strip())
+            assert f"line {i}" in view.render_line(last).text, "the newest line is always on screen"
+        scrolls = sum(1 for a, b in zip(tops, tops[1:]) if b != a)
+        assert tops[-1] > height and scrolls <= 2 * height // (height // 6), (scrolls, tops)
+        view.finish()
+        await pilot.pause()
+        assert f"line {3 * height - 1}" in view.render_line(height - 1).text, "a finished answer ends at the bottom"
+
+
 async def test_scrolling_one_pane_scrolls_the_others_and_the_toggle_stops_it():
     app = _replay_app(ReplayEngine("a", LONG_CODE), ReplayEngine("b", LONG_CODE))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -4,8 +4,11 @@
 rich `Text`. Prose gets light Markdown styling; lines inside a fenced code block
 are highlighted by Pygments one at a time as they complete, and when the fence
 closes the block is highlighted once more as a whole (so multi-line strings and
-comments come out right). The unfinished last line is re-rendered cheaply on
-each flush. Total work stays linear in the length of the answer.
+comments come out right). A long block's second pass is done in slices
+(`work(deadline)`, driven by the view between frames), so closing a 2,000-line
+block never holds the screen for the ~150 ms the pass takes; the lines keep their
+line-at-a-time colours until their slice is done. The unfinished last line is
+re-rendered cheaply on each flush. Total work stays linear in the length of the answer.
 
 Code that the answer left without a fence (small models often do) cannot be told
 from prose until a few lines of it have arrived, so it streams as prose; when the
@@ -17,6 +20,7 @@ of each such run. Nothing is re-rendered per token.
 from __future__ import annotations
 
 import re
+import time
 from functools import lru_cache
 
 from pygments.lexer import Lexer
@@ -34,6 +38,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^(\s*)([-*+])\s+")
 _NUMBERED = re.compile(r"^(\s*)(\d+[.)])\s+")
 _INLINE = re.compile(r"(`[^`]+`)|(\*\*[^*]+\*\*|__[^_]+__)|(\*[^*\s][^*]*\*)")
+
+AT_ONCE_LINES = 200
+"""A closed block of at most this many lines is highlighted again at once (a few ms); a longer one in slices."""
 
 
 @lru_cache(maxsize=64)
@@ -86,6 +93,50 @@ class Line:
         self.code = code
 
 
+class _Rehighlight:
+    """A closed block's whole-block highlight, lexed a slice at a time from one Pygments token stream.
+
+    Gives exactly what `CodeStyle.highlight` gives for the whole block (the same lexer, the same
+    tokens, split at the same newlines): each line is compared as it completes and replaced only when
+    its colours changed.
+    """
+
+    __slots__ = ("start", "count", "tokens", "index", "current")
+
+    def __init__(self, start: int, src: list[str], language: str) -> None:
+        self.start = start  # the block's first line in the document
+        self.count = len(src)
+        self.tokens = _lexer(language).get_tokens("\n".join(src))
+        self.index = 0  # the line being built, counted from `start`
+        self.current = Text()
+
+    def step(self, doc: "StreamDocument", deadline: float | None) -> bool:
+        """Lex on until `deadline` (a `time.perf_counter()` value; None: to the end). True when done."""
+        token_style = doc.code_style.token
+        for n, (ttype, value) in enumerate(self.tokens, 1):
+            style = token_style(ttype)
+            parts = value.split("\n")
+            for i, part in enumerate(parts):
+                if i:
+                    self._end_line(doc)
+                if part:
+                    self.current.append(part, style)
+            if deadline is not None and n % 32 == 0 and time.perf_counter() > deadline:
+                return False
+        if self.index < self.count:
+            self._end_line(doc)  # the last line has no newline after it
+        return True
+
+    def _end_line(self, doc: "StreamDocument") -> None:
+        if self.index < self.count:
+            i = self.start + self.index
+            if self.current != doc.lines[i].text:  # most lines come out as they were
+                doc.lines[i] = Line(self.current, True)
+                doc.restyled.append(i)
+        self.index += 1
+        self.current = Text()
+
+
 class StreamDocument:
     """The answer as styled lines, built incrementally from streamed text."""
 
@@ -100,6 +151,7 @@ class StreamDocument:
         self._block_src: list[str] = []
         self._raw: dict[int, str] = {}  # line index -> the model's line as it came (tabs expanded)
         self._scanned = 0  # lines before this were searched for unfenced code at an earlier close
+        self._rehighlights: list[_Rehighlight] = []  # closed long blocks whose second pass is not done
         self.restyled: list[int] = []
         """Lines restyled in place, until taken: by a fenced block's closing re-highlight (same text), or by
         unfenced code rendered as code when the answer ends (the text can change: a `# comment` shown as
@@ -115,6 +167,22 @@ class StreamDocument:
         """Whether `close` has work left: an unfinished last line, or lines not yet searched for unfenced
         code. A view calls `close` once the answer has ended and this is true (a newline at the end or not)."""
         return bool(self.partial) or self._scanned < len(self.lines)
+
+    @property
+    def pending(self) -> bool:
+        """Whether a closed block's second pass is still to do (`work`)."""
+        return bool(self._rehighlights)
+
+    def work(self, deadline: float | None = None) -> bool:
+        """Go on with the closed blocks' second pass until `deadline` (`time.perf_counter()`; None: finish it).
+
+        The lines it restyles are listed in `restyled`. Returns True while work is left.
+        """
+        while self._rehighlights:
+            if not self._rehighlights[0].step(self, deadline):
+                return True
+            self._rehighlights.pop(0)
+        return False
 
     def feed(self, text: str) -> int:
         """Add streamed text; return the index of the first finished line that changed."""
@@ -206,11 +274,11 @@ class StreamDocument:
             # The block closed: highlight it once as a whole, fixing multi-line constructs.
             start = self._block_start
             if self._block_src:
-                highlighted = self.code_style.highlight("\n".join(self._block_src), self._language)
-                for i, text in enumerate(highlighted[: len(self._block_src)]):
-                    if text != self.lines[start + i].text:  # most lines come out as they were
-                        self.lines[start + i] = Line(text, True)
-                        self.restyled.append(start + i)
+                job = _Rehighlight(start, self._block_src, self._language)
+                if len(self._block_src) <= AT_ONCE_LINES:
+                    job.step(self, None)
+                else:
+                    self._rehighlights.append(job)  # in slices: `work`
             self.lines.append(Line(Text(raw, style="dim"), True))
             self._fence = None
             self._block_src = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_right
 from collections import OrderedDict
 from functools import lru_cache
@@ -22,6 +23,9 @@ from textual.strip import Strip
 from workbench.ui.render import CodeStyle, Line, StreamDocument
 
 WRAPPED_LINES = 160  # lines whose rows are kept: more than a tall screen shows
+SLICE_S = 0.004  # a closed long block's second highlight pass: at most this much CPU per slice...
+SLICE_EVERY_S = 1 / 30  # ...this often, so keys and frames are handled between slices
+JUMP_PART = 6  # following a stream, the view scrolls by a sixth of its height at a time (jump scroll)
 
 
 class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
@@ -30,6 +34,11 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
     Its own scroll keys, not the container's: left and right belong to the screen (move between
     panes), and any scroll by the user stops the view following the stream at once — before the
     next frame of text could scroll it back down — until they return to the end, as a terminal does.
+
+    Following a stream it jump-scrolls, as xterm's jumpScroll does: when the newest row would fall
+    below the view, the view moves up by a sixth of its height at once, leaving blank rows that the
+    next lines fill. A scroll repaints (and re-sends) every row of the view, writing into blank rows
+    repaints only those, so a stream of a line a frame costs one full repaint every few frames.
     """
 
     BINDINGS = [
@@ -74,12 +83,15 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._wrap_width = 0
         self._quiet_scroll = False
         self._follow_pending = False
+        self._floor = 0  # the virtual height is at least this: the blank rows a jump scroll left below the text
         self._paint_style: tuple[Style, int] | None = None
+        self._slicer = None  # the timer doing a closed block's second pass, while one is pending
 
     # -- feeding --------------------------------------------------------
     def append(self, text: str) -> None:
         """Add streamed text."""
         self._update(self._forget_restyled(self.doc.feed(text)))
+        self._slice_later()
 
     def finish(self) -> None:
         """The answer ended: render its last line as a finished one, and unfenced code as code.
@@ -89,7 +101,21 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         """
         first = self.doc.close()
         self.doc.take_restyled()
+        self._floor = 0  # a finished answer ends at the bottom of the view: the jump's blank rows go
         self._update(first)
+        self._slice_later()
+
+    def _slice_later(self) -> None:
+        """Start the slices of a closed block's second pass when the document has one pending."""
+        if self._slicer is None and self.doc.pending:
+            self._slicer = self.set_interval(SLICE_EVERY_S, self._slice)
+
+    def _slice(self) -> None:
+        more = self.doc.work(time.perf_counter() + SLICE_S)
+        self._forget_restyled(len(self.doc.lines))
+        if not more and self._slicer is not None:
+            self._slicer.stop()
+            self._slicer = None
 
     def _forget_restyled(self, first_changed: int) -> int:
         """Drop the rows of lines a closed code block restyled; return where new lines start.
@@ -104,8 +130,13 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             return first_changed  # everything is laid out again anyway
         for i in restyled:
             self._wrapped.pop(i, None)  # same text, so the same rows: wrapped again when next on screen
-        if restyled:
-            self.refresh()
+        if restyled and laid_out:
+            # Repaint only when a restyled line is on screen (a long block's slices mostly are not).
+            top = int(self.scroll_offset.y)
+            first = bisect_right(self._line_start, top) - 1
+            last = bisect_right(self._line_start, top + self.scrollable_content_region.height) - 1
+            if any(first <= i <= last for i in restyled):
+                self.refresh()
         return laid_out
 
     def add_rule(self, text: Text) -> None:
@@ -113,6 +144,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         first = self.doc.rule(text)
         self.doc.take_restyled()
         self._update(first)
+        self._slice_later()
 
     def clear(self) -> None:
         """Empty the view for a new answer."""
@@ -124,6 +156,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._notice_text = None
         self._notice = []
         self.follow = True
+        self._floor = 0
         self._update(0)
         self.scroll_to(y=0, animate=False, immediate=True)
 
@@ -216,7 +249,11 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._notice = self._wrap(Line(self._notice_text, False), width) if self._notice_text else []
         height = rows + len(self._tail) + len(self._notice)
         top = self.scroll_offset.y
-        size = Size(width, height)
+        view_height = self.scrollable_content_region.height
+        if self.follow and height > top + view_height > 0:
+            # The newest row is below the view: jump, leaving a sixth of the view blank for what comes next.
+            self._floor = height + max(1, view_height // JUMP_PART) if height > view_height else 0
+        size = Size(width, max(height, self._floor))
         if size.width == self.virtual_size.width:
             # Only the height changed: the view's own size is set by CSS, so skip the
             # whole-screen relayout that assigning `virtual_size` asks for (one per frame).
@@ -225,7 +262,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             self.virtual_size = size
         if self.follow:
-            self._scroll_quietly(height)  # clamped to the last full screen
+            self._scroll_quietly(size.height)  # clamped to the last full screen
             if not self._follow_pending:
                 # Layout may still change the height (a scrollbar appearing): follow again after it.
                 self._follow_pending = True
@@ -234,7 +271,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             return  # scrolling repaints the whole view
         # Rows above `cut` did not change: repaint from the first changed row down (often just the
         # last, unfinished line), not every row of the view.
-        on_screen, view_height = cut - top, self.scrollable_content_region.height
+        on_screen = cut - top
         if on_screen <= 0:
             self.refresh()
         elif on_screen < view_height:
@@ -247,6 +284,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def on_resize(self) -> None:
         """Re-wrap for the new width."""
+        self._floor = 0
         self._update(0)
 
     # -- scrolling ------------------------------------------------------
