@@ -254,7 +254,9 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             # The newest row is below the view: jump, leaving a sixth of the view blank for what comes next.
             self._floor = height + max(1, view_height // JUMP_PART) if height > view_height else 0
         size = Size(width, max(height, self._floor))
-        if size.width == self.virtual_size.width:
+        if size == self.virtual_size:
+            pass  # a jump scroll's blank rows are being filled: the scrollbar stays as it is
+        elif size.width == self.virtual_size.width:
             # Only the height changed: the view's own size is set by CSS, so skip the
             # whole-screen relayout that assigning `virtual_size` asks for (one per frame).
             self.set_reactive(AnswerView.virtual_size, size)
