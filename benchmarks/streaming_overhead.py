@@ -15,6 +15,9 @@ C  app: the app from `build_app` running headless, with a `LocalEngine` of its
 
 Each arm has its own copy of the model: llama-cpp-python reuses the KV cache of a
 prompt prefix it has just seen, so arms sharing one would get a free prompt eval.
+For the same reason the bare arm calls `Llama.reset()` before each answer, as the
+workbench's worker does (so a seeded answer is the same every time): without it the
+bare arm re-used the previous round's prompt and its TTFT was ~100 ms short.
 
 tok/s is llama.cpp's definition: tokens after the first over the time since the
 first; TTFT is from the request to the first token. Prints one JSON object and a
@@ -50,6 +53,7 @@ def bare(path: str, threads: int, tokens: int, prompt: str) -> tuple[float, floa
     llm = bare.cache.get(path) or Llama(model_path=path, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
                                         verbose=False)
     bare.cache[path] = llm
+    llm.reset()  # as the workbench's worker does before every answer: no free prompt prefix from the last round
     start = time.monotonic()
     first = last = None
     count = 0

@@ -119,6 +119,23 @@ async def test_a_followed_stream_jump_scrolls():
         assert f"line {3 * height - 1}" in view.render_line(height - 1).text, "a finished answer ends at the bottom"
 
 
+async def test_new_figures_repaint_their_row_without_a_layout():
+    """The figures line changes twice a second while streaming: it must not lay out the whole screen."""
+    app = _replay_app(ReplayEngine("a", "Start.\n"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _send(pilot, "x")
+        screen = _screen(app)
+        await _wait(pilot, lambda: screen.comparison.finished)
+        await pilot.pause()
+        pane = screen.panes[0]
+        figures = pane.query_one(".figures")
+        updates = figures._layout_updates
+        pane.show_figures("streaming", "42 tok/s · 310 tok · 7.4s")
+        assert figures._layout_updates == updates, "a layout was asked for"
+        await pilot.pause()
+        assert "42 tok/s" in str(pane.query_one(".figures").render())
+
+
 async def test_scrolling_one_pane_scrolls_the_others_and_the_toggle_stops_it():
     app = _replay_app(ReplayEngine("a", LONG_CODE), ReplayEngine("b", LONG_CODE))
     async with app.run_test(size=(120, 40)) as pilot:
