@@ -185,7 +185,7 @@ def test_markdown_headings_prompt_table_votes_and_intact_fences(log) -> None:
     assert ("python", "for i in range(3):\n    print(i)\n") in fences  # closed for it
     assert ("text", PROMPT_1 + "\n") in fences  # the prompt, verbatim
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
-    assert len(tables) == 3
+    assert len(tables) == 6  # per prompt, its figures and then its parameter parity
     cells = [_words(t) for t in tokens[tables[0]:] if t.type == "inline"][:16]
     assert cells[:8] == ["Answer", "Model", "Status", "TTFT", "tok/s", "Tokens", "Duration", "Tests"]
     assert cells[8:11] == ["A", "alpha", "complete"]

@@ -14,7 +14,7 @@ import pytest
 from servers import assert_one_line
 from workbench.core import Answer, Comparison
 from workbench.config import ModelSpec
-from workbench.core import Cancel, Done, Event, Failed, Request, Status, Token, Usage
+from workbench.core import Cancel, Done, Event, Failed, Received, Request, Status, Token, Usage
 from workbench.engines.local import LocalEngine, check_gguf
 
 CODE = "Write a Python function is_prime(n)."
@@ -192,7 +192,8 @@ def test_cancel_stops_between_tokens_and_the_engine_goes_on(make, smollm2: Model
     (after,), (events,) = run([engine], Request("Say hi.", max_tokens=8))
     assert after.status == "complete", after.error
     assert events[0] == Status("ready", ready=True)  # the model is loaded: no "loading" status
-    assert isinstance(events[1], Token)  # no reload, no leftovers from the cancelled answer
+    assert isinstance(events[1], Received)  # what it was given (parity), then its answer
+    assert isinstance(events[2], Token)  # no reload, no leftovers from the cancelled answer
     assert LONG not in after.text
 
 

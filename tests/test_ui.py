@@ -136,6 +136,50 @@ async def test_new_figures_repaint_their_row_without_a_layout():
         assert "42 tok/s" in str(pane.query_one(".figures").render())
 
 
+async def test_moving_between_panes_keeps_the_key_bar():
+    """The same keys before and after `→`: the bar is not repainted (Textual's Footer remounted every key)."""
+    from workbench.ui.widgets.footer import KeyBar
+
+    app = _replay_app(ReplayEngine("a", "One.\n"), ReplayEngine("b", "Two.\n"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _send(pilot, "x")
+        screen = _screen(app)
+        await _wait(pilot, lambda: screen.comparison.finished)
+        await pilot.pause(0.3)
+        bar = screen.query_one(KeyBar)
+        keys = bar._keys
+        shown = bar.render_line(0).text
+        assert shown.startswith("? Keys p Library") and "^p palette" in shown and "Winner" in shown
+        await pilot.press("right")
+        await pilot.pause(0.3)
+        assert app.focused is screen.panes[1].view
+        assert bar._keys is keys, "the bar was rebuilt for the same keys"
+        await pilot.press("slash")  # the prompt bar has other keys: then it is repainted
+        await pilot.pause(0.3)
+        assert bar._keys != keys and "Winner" not in bar.render_line(0).text
+
+
+async def test_the_key_bar_fits_whole_keys_and_runs_a_clicked_one():
+    from workbench.ui.widgets.footer import KeyBar
+
+    app = _replay_app(ReplayEngine("a", "One.\n"), ReplayEngine("b", "Two.\n"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _send(pilot, "x")
+        screen = _screen(app)
+        await _wait(pilot, lambda: screen.comparison.finished)
+        await pilot.pause(0.3)
+        bar = screen.query_one(KeyBar)
+        shown = bar.render_line(0).text
+        assert len(shown) == 80 and shown.rstrip().endswith("▏^p palette")
+        keys = shown.split("▏")[0].split()
+        described = {k[1] for k in bar._keys}
+        assert all(word in " ".join(described) or any(word == k[0] for k in bar._keys) for word in keys), shown
+        x = shown.index("Keys")
+        await pilot.click(KeyBar, offset=(x, 0))
+        await pilot.pause(0.5)
+        assert type(app.screen).__name__ == "CheatSheet"
+
+
 async def test_scrolling_one_pane_scrolls_the_others_and_the_toggle_stops_it():
     app = _replay_app(ReplayEngine("a", LONG_CODE), ReplayEngine("b", LONG_CODE))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -205,7 +205,9 @@ async def test_a_pool_says_why_it_drew_the_pair(tmp_path):
             app.clear_notifications()
             screen = await _send(pilot, "pool prompt, names shown")
             pair = sorted(a.model for a in screen.comparison.answers)
-            assert notes() == [f"Next pair: {pair[0]} vs {pair[1]}: no votes between them yet"]
+            # The vote before told one pair's outcome: the reason now weighs ratings too (tests/test_next_pair_ui.py)
+            assert notes() == [f"Next pair: {pair[0]} vs {pair[1]}: closest ratings (239 points apart), "
+                               "no votes between them yet"]
     finally:
         store.close()
 

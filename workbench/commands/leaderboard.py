@@ -11,18 +11,13 @@ import click
 from workbench.redact import terminal_safe
 
 from workbench.commands.common import Problem, db_option, load_settings_or_fail, reading_log
+from workbench.demo_models import DEMO_CUTOFFS  # the demo models' cutoffs, with where each comes from
 
 DEFAULT_MIN_VOTES = 10
 """As `workbench.arena.DEFAULT_MIN_VOTES` (why 10 is said there); repeated so `--help` needs no numpy."""
 
 MAX_ROUNDS = 10_000
 """Intervals settle well before 1000 rounds; 10000 takes seconds, while 10^8 once ran for days."""
-
-DEMO_CUTOFFS = {"gemma3-270m": "2024-08", "smollm2": "2024-11"}
-"""The demo models' cutoffs, for `--fresh` when the config declares no model of that name (README, "Fresh
-prompts"): the Gemma 3 model card states "The knowledge cutoff date for the training data was August 2024"
-(the card covers the 270M model); SmolLM2's card states no cutoff, so its release on Hugging Face (November
-2024) stands in: weights cannot have seen what was written after they were published."""
 
 
 def _vote_time(value: str | None, option: str, end: bool = False) -> str | None:

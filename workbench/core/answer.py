@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, fields
 
-from workbench.core.events import Done, Event, Failed, Ignored, Status, Token, Usage
+from workbench.core.events import Done, Event, Failed, Ignored, Received, Status, Token, Usage
 from workbench.core.identity import ModelIdentity, new_id
 from workbench.core.repeat import REPEATING
 from workbench.core.request import Request
@@ -92,6 +92,8 @@ class AnswerState(_Figures):
     error: str | None
     note: str | None
     ignored: tuple[str, ...]
+    received: dict | None
+    """What the model was given, as its engine reported it (workbench/parity.py), or None until it says."""
     finish_reason: str | None
     tokens: int
     prompt_tokens: int | None
@@ -146,11 +148,17 @@ class Answer(_Figures):
     note: str | None = None
     ignored: tuple[str, ...] = ()
     """Request parameters the model does not take."""
+    received: dict | None = None
+    """What the model was given: the engine's `Received` record (the exact prompt text or messages, the
+    parameters as applied, context size, stops), or None until (or unless) the engine reports it."""
     finish_reason: str | None = None
     model_id: str | None = None
     system_fingerprint: str | None = None
     identity: ModelIdentity | None = None
     """Which model produced it, set when it ends."""
+    cutoff: str | None = None
+    """The model's knowledge cutoff (or release date) as configured, "2024-06": the log keeps it with the answer, so
+    an answer to a prompt created by then is flagged (`workbench.prompts.stale`). None when unknown."""
     tokens: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -187,6 +195,8 @@ class Answer(_Figures):
                     self.note = event.text
             elif isinstance(event, Ignored):
                 self.ignored = event.params
+            elif isinstance(event, Received):
+                self.received = event.record
             elif isinstance(event, Usage):
                 self.prompt_tokens = _plausible(event.prompt_tokens)
                 if (count := _plausible(event.completion_tokens)) is not None:

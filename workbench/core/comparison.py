@@ -99,7 +99,7 @@ class Comparison:
         engine = self.engines[index]
         return Answer(index, engine.name, engine.where(), request=request, attempt=attempt,
                       position=self.positions[index], comparison_id=self.id, turn_id=turn.id,
-                      turn=turn.index + 1, parent_id=parent_id)
+                      turn=turn.index + 1, parent_id=parent_id, cutoff=getattr(engine, "cutoff", None))
 
     def _history(self, index: int) -> tuple[tuple[Message, ...], str | None]:
         """Model `index`'s own conversation so far, and the id of its last answer in it (the parent)."""

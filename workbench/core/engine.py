@@ -70,6 +70,13 @@ class Engine:
             return max(0, configured)
         return REPEAT_GUARD_DEFAULT if self.mode == "completion" else 0
 
+    @property
+    def cutoff(self) -> str | None:
+        """The model's knowledge cutoff, or release date, as its config entry states it ("2024", "2024-06",
+        "2024-06-15"; a demo model's comes with its entry), else None: unknown, so nothing is flagged stale."""
+        value = getattr(getattr(self, "spec", None), "cutoff", None)
+        return value if isinstance(value, str) else None
+
     def preload(self) -> str | None:
         """Load the model before the first prompt; returns an error message, or None."""
         return None

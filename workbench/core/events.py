@@ -52,13 +52,25 @@ class Ignored:
 
 
 @dataclass(frozen=True)
+class Received:
+    """What the model was actually given, as the engine applied it (the parity record, see workbench/parity.py).
+
+    `record` is a JSON-able dict: the exact prompt text (a rendered chat template, or a base model's
+    completion text) or the messages as sent, the sampling parameters with the engine's defaults
+    filled in, the parameters dropped, the context size and the stop sequences. Engines bound its size.
+    """
+
+    record: dict = field(hash=False, compare=False)
+
+
+@dataclass(frozen=True)
 class Failed:
     """The answer could not be produced; `message` is one line for a human."""
 
     message: str
 
 
-Event = Union[Status, Token, Usage, Done, Failed, Ignored]
+Event = Union[Status, Token, Usage, Done, Failed, Ignored, Received]
 ENDINGS = (Done, Failed)
 """The two events that end an answer; exactly one of them comes, once."""
 

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 from workbench import demo_models
 from workbench.config import ModelSpec
-from workbench.core import (Cancel, Done, Engine, Event, Failed, Mode, ModelIdentity, Request, Status, Token, Usage,
-                            new_id)
+from workbench.core import (Cancel, Done, Engine, Event, Failed, Mode, ModelIdentity, Received, Request, Status, Token,
+                            Usage, new_id)
 from workbench.engines.worker_logs import worker_log
 from workbench.inputs import InputFileError, open_regular
 from workbench.inputs import kind as file_kind
@@ -317,6 +317,8 @@ class LocalEngine(Engine):
             kind = msg[0]
             if kind == "token":
                 yield Token(msg[1])
+            elif kind == "received":
+                yield Received(self._received(msg[1]))
             elif kind == "usage":
                 yield Usage(prompt_tokens=msg[1], completion_tokens=msg[2])
             elif kind == "done":
@@ -325,6 +327,16 @@ class LocalEngine(Engine):
             elif kind == "error":
                 yield Failed(msg[1])
                 return
+
+    def _received(self, record: dict) -> dict:
+        """The worker's parity record, with what only the engine knows (threads, the loop guard), bounded."""
+        from workbench.parity import bounded
+
+        try:
+            guard = self.repeat_guard
+        except Exception:  # noqa: BLE001 - unknown: the record says so rather than failing the answer
+            guard = None
+        return bounded({**record, "n_threads": self.n_threads, "repeat_guard": guard})
 
     def close(self) -> None:
         """Stop the worker process (a load in progress is abandoned)."""

@@ -5,7 +5,7 @@ this worker. Messages over the pipe are tuples whose first item is a verb:
 
 parent → worker: ("generate", request_dict), ("cancel",), ("close",)
 worker → parent: ("loaded", info), ("load_failed", message),
-                 ("token", text), ("usage", prompt, completion),
+                 ("received", record), ("token", text), ("usage", prompt, completion),
                  ("done", finish_reason, cancelled), ("error", message)
 """
 
@@ -73,6 +73,7 @@ def main(conn: Any, spec: dict, parent_pid: int, log_path: str) -> None:
         return
     chat = bool(spec["chat_format"] or llm.metadata.get("tokenizer.chat_template"))
     formatter = _chat_formatter(llm, spec)
+    _capture_calls(llm)
     conn.send(("loaded", _describe(llm, llama_cpp, chat)))
     while True:
         try:
@@ -138,6 +139,79 @@ def _chat_formatter(llm: Any, spec: dict) -> Any:
     )
 
 
+SAMPLING = ("max_tokens", "temperature", "top_p", "top_k", "min_p", "typical_p", "repeat_penalty",
+            "frequency_penalty", "presence_penalty", "mirostat_mode", "seed")
+"""The sampling parameters of `Llama.create_completion` the parity record reports, as llama.cpp got them."""
+_SET_BY_REQUEST = ("max_tokens", "temperature", "top_p", "seed")
+
+
+def _capture_calls(llm: Any) -> None:
+    """Keep the arguments of every `create_completion` call on `llm._wb_call` (defaults filled in).
+
+    Wrapped on the instance, so a named `chat_format`'s handler (which calls `llama.create_completion`
+    with its own defaults, the tokenized prompt and its stop strings) is seen too: what llama.cpp was
+    given, whichever path built it.
+    """
+    import inspect
+
+    real = llm.create_completion
+    defaults = {name: p.default for name, p in inspect.signature(real).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    def create_completion(*args: Any, **kwargs: Any) -> Any:
+        call = dict(defaults)
+        call.update(zip(("prompt",), args))
+        call.update(kwargs)
+        llm._wb_call = call
+        return real(*args, **kwargs)
+
+    llm._wb_call = None
+    llm.create_completion = create_completion
+
+
+def _received(llm: Any, req: dict, template: str | None, text: str | None, add_bos: bool | None) -> dict:
+    """What the model was given, from the last `create_completion` call: the parity record (unbounded)."""
+    call = llm._wb_call or {}
+    prompt = call.get("prompt")
+    if text is None and isinstance(prompt, list):  # a named chat_format: its tokens, back to text
+        text = llm.detokenize(prompt, special=True).decode("utf-8", errors="replace")
+        add_bos = bool(prompt) and prompt[0] == llm.token_bos()
+    elif text is None and isinstance(prompt, str):
+        text = prompt
+    if template == "gguf":
+        how = ("the GGUF's chat template, rendered by llama-cpp-python's Jinja2ChatFormatter "
+               "(these characters were tokenized)")
+    elif template:
+        how = (f"llama-cpp-python's chat handler for chat_format {template!r}; its tokens turned back into "
+               "text (special tokens shown)")
+    else:
+        how = "completion text: a base model has no chat template, the messages are joined with blank lines"
+    stop = call.get("stop") or []
+    history = req.get("history") or []
+    params = {k: call.get(k) for k in SAMPLING}
+    if params.get("max_tokens") is not None and params["max_tokens"] <= 0:
+        params["max_tokens"] = None
+    return {
+        "v": 1,
+        "engine": "llama",
+        "mode": "chat" if template else "completion",
+        "template": template,
+        "prompt_source": how,
+        "prompt_text": text,
+        "add_bos": add_bos,
+        "system": req.get("system"),
+        "prompt": req.get("prompt"),
+        "history": len(history),
+        "params": params,
+        "defaults": [k for k in SAMPLING if k not in _SET_BY_REQUEST or req.get(k) is None],
+        "ignored": [],
+        "n_ctx": llm.n_ctx(),
+        "n_batch": getattr(llm, "n_batch", None),
+        "stop": [stop] if isinstance(stop, str) else list(stop),
+        "stop_at_eos": True,
+    }
+
+
 def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> None:
     """Stream one answer back, stopping between tokens when the parent cancels."""
     from llama_cpp import StoppingCriteriaList
@@ -166,23 +240,26 @@ def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> Non
     # re-evaluates its final token in a batch of one, which changes the logits in the last bits,
     # so the same seed (or a repeat) gave a different answer (llama-cpp-python 0.3.36, seen here).
     llm.reset()
+    llm._wb_call = None
     try:
         if chat and formatter is None:
             # A named chat_format: llama-cpp-python applies it; cancel between chunks.
             chunks = llm.create_chat_completion(messages=messages, **params)
             pieces = (c["choices"][0] for c in chunks)
             text_of = lambda choice: choice.get("delta", {}).get("content")  # noqa: E731
+            received = _received(llm, req, getattr(llm, "chat_format", None) or "named", None, None)
         else:
             if chat:
                 fmt = formatter(messages=messages)
-                tokens = llm.tokenize(fmt.prompt.encode("utf-8"), add_bos=not fmt.added_special, special=True)
+                text, add_bos = fmt.prompt, not fmt.added_special
+                tokens = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
                 criteria = [stop] + list(fmt.stopping_criteria or [])
                 stops = fmt.stop if isinstance(fmt.stop, list) else [fmt.stop] if fmt.stop else []
             else:
                 # A base model has no template: continue the text as written (the conversation so far
                 # first, as plain paragraphs).
-                text = "\n\n".join([m["content"] for m in messages])
-                tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+                text, add_bos = "\n\n".join([m["content"] for m in messages]), True
+                tokens = llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False)
                 criteria, stops = [stop], []
             prompt_tokens = len(tokens)
             if prompt_tokens + 1 > llm.n_ctx():
@@ -194,6 +271,8 @@ def _generate(conn: Any, llm: Any, formatter: Any, chat: bool, req: dict) -> Non
             )
             pieces = (c["choices"][0] for c in chunks)
             text_of = lambda choice: choice.get("text")  # noqa: E731
+            received = _received(llm, req, "gguf" if chat else None, text, add_bos)
+        conn.send(("received", received))  # before the first token: what the model is about to continue
         sent = 0
         for choice in pieces:
             piece = text_of(choice)

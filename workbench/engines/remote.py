@@ -15,12 +15,14 @@ import os
 import queue
 import socket
 import threading
+from collections.abc import Mapping
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from workbench.config import ModelSpec
 from workbench.redact import DEFAULT_KEY_ENV, Redactor, known_keys
-from workbench.core import Cancel, Done, Engine, Event, Failed, Ignored, ModelIdentity, Request, Status, Token, Usage
+from workbench.core import (Cancel, Done, Engine, Event, Failed, Ignored, ModelIdentity, Received, Request, Status,
+                            Token, Usage, new_id)
 
 
 NO_KEY = "no-key"  # sent to an `api_base` server when the config names no key variable
@@ -40,8 +42,111 @@ def import_litellm() -> Any:
             litellm.telemetry = False
             litellm.suppress_debug_info = True
             litellm.drop_params = True  # a provider without `seed` ignores it rather than failing
+            # litellm's sync stream hands every chunk to a logging thread that runs an event loop for it
+            # (~0.7-1.4 ms of CPU a chunk, nobody listening): off. The end-of-stream success logging, the
+            # async path (the Router's pools, whose least-busy counts use it) and failure logging remain.
+            litellm.disable_streaming_logging = True
+            _watch_bodies(litellm)
             _litellm = litellm
     return _litellm
+
+
+_BODIES_KEPT = 256  # request bodies awaiting their engine thread; an older one is forgotten
+_bodies: dict[str, dict] = {}
+_bodies_lock = threading.Lock()
+
+
+def _watch_bodies(litellm: Any) -> None:
+    """Keep the body litellm is about to send (after it mapped and dropped parameters), by call id.
+
+    litellm hands every call's final request body (`complete_input_dict`) to its input callbacks just
+    before it is sent; the engine names its call (`litellm_call_id`) and takes the body back once the
+    request is made: what the provider was really sent, for the parity record.
+    """
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class BodyLog(CustomLogger):
+        def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
+            try:
+                call_id = kwargs.get("litellm_call_id")
+                body = (kwargs.get("additional_args") or {}).get("complete_input_dict")
+                if call_id and isinstance(body, dict):
+                    with _bodies_lock:
+                        _bodies[call_id] = body
+                        while len(_bodies) > _BODIES_KEPT:
+                            _bodies.pop(next(iter(_bodies)))
+            except Exception:  # noqa: BLE001 - a record we cannot take must never fail the request
+                pass
+
+    litellm.input_callback.append(BodyLog())
+
+
+def sent_body(call_id: str) -> dict | None:
+    """The body litellm sent for the call `call_id` (taken: a second call returns None)."""
+    with _bodies_lock:
+        return _bodies.pop(call_id, None)
+
+
+_NOT_PARAMS = {"model", "messages", "stream", "stream_options", "extra_body", "extra_headers", "headers", "metadata",
+               "tools", "tool_choice", "functions", "user", "api_base", "base_url", "timeout"}
+_SECRET = ("key", "secret", "auth", "password", "token_id", "credential")
+
+
+def received(litellm: Any, spec: ModelSpec, request: Request, body: dict | None, ignored: tuple[str, ...],
+             redact: Redactor, repeat_guard: int | None) -> dict:
+    """The parity record of a hosted answer: the messages and parameters as litellm sent them (its request
+    body when it was seen, else the request's parameters less those litellm drops), and those it dropped."""
+    from workbench.parity import bounded
+
+    if body is not None:
+        params = {k: v for k, v in body.items() if k not in _NOT_PARAMS and not any(s in k.lower() for s in _SECRET)
+                  and (v is None or isinstance(v, (str, int, float, bool, list)))}
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else request.messages()
+        source = "litellm's request body, as sent"
+    else:
+        params = {"max_tokens": request.max_tokens}
+        for name in ("temperature", "seed", "top_p"):
+            if getattr(request, name) is not None:
+                params[name] = getattr(request, name)
+        params = {k: v for k, v in params.items() if k not in ignored}
+        messages = request.messages()
+        source = "the request's parameters less those litellm drops (its request body was not seen)"
+    stop = params.pop("stop", None)
+    record = {
+        "v": 1, "engine": "litellm", "mode": "chat", "template": None,
+        "prompt_source": "chat messages sent to the provider (its server applies its own template)",
+        "messages": messages, "system": request.system, "prompt": request.prompt, "history": len(request.history),
+        "params": params, "defaults": [], "ignored": list(ignored), "sent_from": source,
+        "n_ctx": context_size(litellm, spec.model), "stop": [stop] if isinstance(stop, str) else list(stop or []),
+        "stop_at_eos": True, "repeat_guard": repeat_guard,
+    }
+    return _redacted(bounded(record), redact)
+
+
+def _redacted(value: Any, redact: Redactor) -> Any:
+    """A JSON-like value with every key the redactor knows cut from its strings (a key echoed in a message)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redact) for v in value]
+    return value
+
+
+def context_size(litellm: Any, model: str | None) -> int | None:
+    """The model's context window from litellm's bundled model map (`max_input_tokens`), or None."""
+    table = getattr(litellm, "model_cost", None) or {}
+    if not model:
+        return None
+    prefix, sep, bare = model.partition("/")
+    for key in (model, bare) if sep else (model,):
+        info = table.get(key)
+        if isinstance(info, dict):
+            value = info.get("max_input_tokens") or info.get("max_tokens")
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return None
 
 
 def unsupported(litellm: Any, spec: ModelSpec, request: Request) -> tuple[str, ...]:
@@ -205,11 +310,12 @@ class RemoteEngine(Engine):
             yield Ignored(ignored)
         try:
             yield Status("ready", ready=True)  # the answer's clock starts now, not before the import
-            yield from self._request(litellm, key, request, cancel)
+            yield from self._request(litellm, key, request, cancel, ignored)
         finally:
             self._slots.release()
 
-    def _request(self, litellm: Any, key: str | None, request: Request, cancel: Cancel) -> Iterator[Event]:
+    def _request(self, litellm: Any, key: str | None, request: Request, cancel: Cancel,
+                 ignored: tuple[str, ...] = ()) -> Iterator[Event]:
         """One streamed completion, once a slot is free."""
         params: dict[str, Any] = {
             "model": self.spec.model,
@@ -244,13 +350,20 @@ class RemoteEngine(Engine):
         redact = Redactor(known_keys(self.spec.api_key_env) + ([key] if key else []))
         text = redact.stream()  # a key echoed in the answer is cut out, even split across chunks
         ended = threading.Event()
+        call_id = params["litellm_call_id"] = f"wb-{new_id()}"  # its request body is kept under this id
+        told = False
         try:
             if pool:
                 response = self._router(litellm, key).stream(params, cancel)
             else:
                 response = litellm.completion(**params)
                 _close_on_cancel(response, cancel, ended)
-            for chunk in response:
+                told = True
+                yield Received(self._received(litellm, request, call_id, ignored, redact))
+            for chunk in _chunks(litellm, response, params["messages"]):
+                if not told:  # a pool's request is made on the Router's loop: sent once a chunk is back
+                    told = True
+                    yield Received(self._received(litellm, request, call_id, ignored, redact))
                 if cancel.is_set():
                     break
                 model_id = getattr(chunk, "model", None) or model_id
@@ -280,6 +393,10 @@ class RemoteEngine(Engine):
                 self._answering.replica = getattr(response, "replica", None)
         if rest := text.flush():
             yield Token(rest, count=pieces)
+        if not told:  # it failed before the stream began: what was sent, if it was sent
+            body = sent_body(call_id)
+            if body is not None:
+                yield Received(received(litellm, self.spec, request, body, ignored, redact, self._guard()))
         if failure is not None:
             yield failure
             return
@@ -289,6 +406,16 @@ class RemoteEngine(Engine):
             return
         yield Done(finish_reason="cancelled" if cancel.is_set() else finish, cancelled=cancel.is_set(),
                    model_id=redact(model_id), system_fingerprint=redact(fingerprint))
+
+    def _received(self, litellm: Any, request: Request, call_id: str, ignored: tuple[str, ...],
+                  redact: Redactor) -> dict:
+        return received(litellm, self.spec, request, sent_body(call_id), ignored, redact, self._guard())
+
+    def _guard(self) -> int | None:
+        try:
+            return self.repeat_guard
+        except Exception:  # noqa: BLE001 - unknown: the record says none rather than failing the answer
+            return None
 
     def _router(self, litellm: Any, key: str | None) -> "_Pool":
         """The pool's Router, built on first use (and again if the key in the environment changed)."""
@@ -471,6 +598,215 @@ def _is_usage_error(exc: Exception) -> bool:
     """litellm refusing a usage chunk it cannot parse (absurd token counts), after the answer ended."""
     return any(type(e).__name__ == "ValidationError" and "Usage" in str(e) for e in _causes(exc)) or (
         "validation error" in str(exc) and "Usage" in str(exc))
+
+
+def _chunks(litellm: Any, response: Any, messages: list[dict[str, str]]) -> Any:
+    """The stream's chunks: litellm's own, or for an OpenAI-format stream (litellm's `openai` provider, its
+    wrapper over the OpenAI client's `Stream`) the chunks read from under litellm's wrapper
+    (`_openai_chunks`, `_plain_chunks`): per chunk about a fifth of the CPU of litellm's wrapper.
+    Anything else (another provider, a pool's Router stream) reads as litellm gives it."""
+    stream = getattr(response, "completion_stream", None)
+    if (type(response).__name__ != "CustomStreamWrapper" or getattr(response, "custom_llm_provider", None) != "openai"
+            or not callable(getattr(response, "_handle_stream_fallback_error", None))
+            or not callable(getattr(response, "_stream_eof_error", None))):
+        return response
+    try:
+        from openai import Stream
+    except ImportError:
+        return response
+    if not isinstance(stream, Stream):
+        return response
+    return _openai_chunks(litellm, response, _plain_chunks(stream) or stream, messages)
+
+
+def _plain_chunks(stream: Any) -> Iterator[Any] | None:
+    """The OpenAI client's stream with each plain text chunk built as a few small objects, not as the
+    client's `ChatCompletionChunk` (its reflective `construct`: two thirds of what is left per chunk).
+
+    The client's own server-sent-event decoding, timeouts and connection errors are kept (`_iter_events`),
+    and so is its handling of every event: `[DONE]`, an `error` event raised as its `APIError`, and any
+    chunk not of the plain shape (a tool call, odd types, a non-object) built by the client itself. None
+    when the client is not the one this was written against (its stream then reads as it is).
+    """
+    options = getattr(stream, "_options", None)
+    try:
+        events = stream._iter_events
+        process = stream._client._process_response_data
+        cast_to = stream._cast_to
+        http = stream.response
+    except AttributeError:
+        return None
+    if options is not None and (getattr(options, "stream_mode", "legacy") != "legacy"
+                                or getattr(options, "synthesize_event_and_data", None)):
+        return None
+    return _read_events(events(), process, cast_to, http)
+
+
+def _read_events(events: Iterator[Any], process: Any, cast_to: Any, http: Any) -> Iterator[Any]:
+    """The loop of the OpenAI client's `Stream.__stream__` (legacy mode), with `_plain_chunk` first."""
+    try:
+        for sse in events:
+            if sse.data.startswith("[DONE]"):
+                break
+            data = sse.json()
+            if sse.event and sse.event.startswith("thread."):  # Assistants events, as the client reads them
+                if sse.event == "error" and isinstance(data, Mapping) and data.get("error"):
+                    raise _stream_error(data, http)
+                yield process(data={"data": data, "event": sse.event}, cast_to=cast_to, response=http)
+                continue
+            if isinstance(data, Mapping) and data.get("error"):
+                raise _stream_error(data, http)
+            yield _plain_chunk(data) or process(data=data, cast_to=cast_to, response=http)
+    finally:
+        http.close()
+
+
+def _stream_error(data: Mapping, http: Any) -> Exception:
+    """The OpenAI client's error for an `error` event in a stream."""
+    from openai import APIError
+
+    error = data.get("error")
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return APIError(message=message, request=http.request, body=data["error"])
+
+
+class _Fields:
+    """A chunk's part with the attributes the engine reads."""
+
+    __slots__ = ("model", "system_fingerprint", "usage", "choices", "delta", "finish_reason", "content",
+                 "reasoning_content", "prompt_tokens", "completion_tokens", "total_tokens")
+
+
+def _plain_chunk(data: Any) -> _Fields | None:
+    """A text chunk (`choices` of `delta`s with at most a string `content`, a string `finish_reason`, integer
+    usage) as small objects; None for any other shape."""
+    if type(data) is not dict:
+        return None
+    choices = data.get("choices")
+    usage = data.get("usage")
+    fingerprint = data.get("system_fingerprint")
+    model = data.get("model")
+    if (type(choices) is not list or not (fingerprint is None or type(fingerprint) is str)
+            or not (model is None or type(model) is str) or not (usage is None or type(usage) is dict)):
+        return None
+    chunk = _Fields()
+    chunk.model, chunk.system_fingerprint, chunk.choices, chunk.usage = model, fingerprint, [], None
+    for item in choices:
+        if type(item) is not dict:
+            return None
+        delta, reason = item.get("delta"), item.get("finish_reason")
+        if type(delta) is not dict or not (reason is None or type(reason) is str) or delta.keys() - _PLAIN_DELTA:
+            return None
+        content, thought = delta.get("content"), delta.get("reasoning_content")
+        if not (content is None or type(content) is str) or not (thought is None or type(thought) is str):
+            return None
+        choice = _Fields()
+        choice.delta = _Fields()
+        choice.finish_reason, choice.delta.content, choice.delta.reasoning_content = reason, content, thought
+        chunk.choices.append(choice)
+    if usage is not None:
+        counts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")]
+        if not all(n is None or type(n) is int for n in counts):
+            return None
+        chunk.usage = _Fields()
+        chunk.usage.prompt_tokens, chunk.usage.completion_tokens, chunk.usage.total_tokens = counts
+    return chunk
+
+
+_PLAIN_DELTA = frozenset(("content", "role", "refusal", "reasoning_content"))
+"""The keys of a plain text delta (a tool call or anything else is left to the client's own chunk)."""
+
+
+class _Chunk:
+    """One chunk as the engine reads it (litellm's attribute names)."""
+
+    __slots__ = ("model", "system_fingerprint", "usage", "choices")
+
+    def __init__(self, model: Any, system_fingerprint: Any, usage: Any, choices: list) -> None:
+        self.model = model
+        self.system_fingerprint = system_fingerprint
+        self.usage = usage
+        self.choices = choices
+
+
+def _openai_chunks(litellm: Any, response: Any, stream: Any, messages: list[dict[str, str]]) -> Iterator[Any]:
+    """The chunks of a stream that litellm's `openai` provider (OpenAI itself, and every OpenAI-compatible
+    `api_base`) gets from the OpenAI client, read from the client's stream under litellm's wrapper.
+
+    litellm made the request (parameters, key, errors before the stream) and still maps every failure
+    (`_handle_stream_fallback_error`, as its wrapper does); what is skipped is its per-chunk rebuilding of
+    each chunk (~0.45 ms of CPU a chunk: a new response object, debug strings built whether logged or not)
+    and its end-of-stream reassembly of the whole answer for logging. What the engine reads is kept as the
+    wrapper gives it: the model as requested, finish reasons mapped by litellm, `abort` as an error, a
+    stream that ends without a finish reason as a broken stream, usage validated as litellm's `Usage`, and,
+    when the server sent none, usage counted with litellm's token counter. A stream with no chunk at all
+    is left to the wrapper's own ending.
+    """
+    from litellm.litellm_core_utils.core_helpers import map_finish_reason
+
+    model = getattr(response, "model", None)
+    received = finished = False
+    usage = None
+    text: list[str] = []
+    reasoning: list[str] = []
+    try:
+        for chunk in stream:
+            received = True
+            choices = chunk.choices or []
+            for choice in choices:
+                reason = choice.finish_reason
+                if reason:
+                    if str(reason) == "abort":
+                        raise litellm.InternalServerError(message="Upstream generation aborted (finish_reason=abort)",
+                                                          model=chunk.model, llm_provider="openai")
+                    choice.finish_reason = map_finish_reason(reason)
+                    finished = True
+                delta = choice.delta
+                content = getattr(delta, "content", None)
+                if isinstance(content, str):
+                    text.append(content)
+                elif content is not None:
+                    delta.content = None  # not text: litellm's wrapper drops it too
+                thought = getattr(delta, "reasoning_content", None)
+                if thought and isinstance(thought, str):
+                    reasoning.append(thought)
+            reported = chunk.usage
+            if reported is not None:  # passed on at the end, as the wrapper does
+                usage = litellm.Usage(prompt_tokens=getattr(reported, "prompt_tokens", None),
+                                      completion_tokens=getattr(reported, "completion_tokens", None),
+                                      total_tokens=getattr(reported, "total_tokens", None))
+            yield _Chunk(model, getattr(chunk, "system_fingerprint", None), None, choices)
+    except Exception as exc:  # noqa: BLE001 - mapped as litellm's wrapper maps it (it raises)
+        response._handle_stream_fallback_error(exc)
+        raise
+    if not received:  # the wrapper ends an empty stream its own way (the stream read is over)
+        response.completion_stream = iter(())
+        yield from response
+        return
+    if not finished:  # outside the handler above, as in the wrapper: no exception chained to it
+        response._handle_stream_fallback_error(response._stream_eof_error())
+    if usage is None:
+        usage = _counted_usage(litellm, response, model, messages, "".join(text), "".join(reasoning))
+    yield _Chunk(model, None, usage, [])
+
+
+def _counted_usage(litellm: Any, response: Any, model: Any, messages: Any, completion: str, reasoning: str) -> Any:
+    """Usage counted with litellm's token counter, as its wrapper counts it for a server that sends none
+    (the answer's text, and its reasoning text apart; a tool call's arguments, which litellm counts too, are
+    not: this engine asks for none)."""
+    try:
+        count_prompt = getattr(response, "count_prompt_tokens", None)
+        prompt = count_prompt() if callable(count_prompt) else litellm.token_counter(
+            model=model, messages=getattr(response, "messages", None) or messages)
+    except Exception:  # noqa: BLE001 - as litellm: an uncountable prompt counts 0
+        prompt = 0
+    completion_tokens = litellm.token_counter(model=model, text=completion, count_response_tokens=True)
+    if reasoning:
+        completion_tokens += litellm.token_counter(text=reasoning, count_response_tokens=True)
+    return litellm.Usage(prompt_tokens=prompt, completion_tokens=completion_tokens,
+                         total_tokens=prompt + completion_tokens)
 
 
 def _close_on_cancel(response: Any, cancel: Cancel, ended: threading.Event) -> None:

@@ -8,7 +8,7 @@ import stat
 import time
 from typing import Any, Iterator, Sequence
 
-from workbench.core import Cancel, Done, Engine, Event, Request, Token, Usage
+from workbench.core import Cancel, Done, Engine, Event, Received, Request, Token, Usage
 
 MAX_REPLAY_BYTES = 4 << 20  # a stored answer; a larger file is a mistake, not an answer
 
@@ -80,8 +80,22 @@ class ReplayEngine(Engine):
         """Replays run nowhere."""
         return "replay"
 
+    def received(self, request: Request) -> dict:
+        """The parity record: the request as given (a replay samples nothing, so no engine defaults apply)."""
+        from workbench.parity import bounded
+
+        return bounded({
+            "v": 1, "engine": "replay", "mode": self.mode, "template": None,
+            "prompt_source": "a replay: the stored answer is streamed back; no model was run",
+            "messages": request.messages(), "system": request.system, "prompt": request.prompt,
+            "history": len(request.history),
+            "params": {k: v for k, v in request.params().items() if v is not None}, "defaults": [], "ignored": [],
+            "n_ctx": None, "stop": [], "repeat_guard": self.repeat_guard,
+        })
+
     def stream(self, request: Request, cancel: Cancel) -> Iterator[Event]:
         """Yield the stored pieces, stopping early when cancelled."""
+        yield Received(self.received(request))
         if self.first_delay and cancel.wait(self.first_delay):
             yield Done(finish_reason="cancelled", cancelled=True)
             return

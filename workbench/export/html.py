@@ -32,11 +32,13 @@ from workbench.export.records import (
     first_line,
     label,
     params_words,
+    stale_words,
     tally,
     vote_words,
     who,
 )
 from workbench.figures import ms
+from workbench.parity import loads, rows, shown_text
 from workbench.store.queries import answers
 
 OPEN_UP_TO = 20  # with more prompts than this they start collapsed
@@ -167,9 +169,11 @@ def _answer(row: dict, body: str, best: int, anim: dict | None = None) -> str:
     again = f" <span class=\"meta\">attempt {row['attempt'] + 1}</span>" if row["attempt"] else ""
     error = f"<div class=\"error\">{_e(row['status'])}: {_e(row['error'])}</div>" if row["error"] else ""
     text = body if (row["text"] or "").strip() else "<p class=\"empty\">(no text)</p>"
+    stale = stale_words(row)  # the model could have trained on this prompt
+    flag = f"<div class=\"stale\">⚠ {_e(stale)}</div>" if stale else ""
     return (f"<article class=\"{' '.join(classes)}\"><header><span class=\"label\">{_e(label(row))}</span>"
             f"<span class=\"model\">{_e(row['model_name'])}</span>{again}{badge}"
-            f"<div class=\"fp\">{_e(fingerprint_words(row['model']))}</div>"
+            f"<div class=\"fp\">{_e(fingerprint_words(row['model']))}</div>{flag}"
             f"<div class=\"figs\"><span class=\"s-{_e(f['status'])}\">{_e(f['status'])}</span> · TTFT {_e(f['ttft'])}"
             f" · {_e(f['tok_s'])} tok/s · {_e(f['tokens'])} tok · {_e(f['duration'])}"
             + (f" · tests <span class=\"s-{_e(f['tests'].split()[0])}\">{_e(f['tests'])}</span>"
@@ -199,9 +203,36 @@ def _prompt(group: list[dict], html: list[str], open_: bool, anims: dict[int, di
             + f"{_e(first_line(head['prompt_text'], 100))}"
             f"<span class=\"meta\">{_e(models)} · {_e(verdict)}</span></summary><div class=\"pbody\">"
             f"<p class=\"params\">{_e(meta)}</p>{system}<div class=\"ptext\">{html[0]}</div>"
-            f"<div class=\"answers\">{cells}</div>"
+            f"<div class=\"answers\">{cells}</div>{_parity(group)}"
             + (f"<ol class=\"votes\">{vote_items}</ol>" if votes else "<p class=\"params\">No vote.</p>")
             + "</div></details>\n")
+
+
+_DIFFERS = "<tr class=\"differs\"><td title=\"the answers received different values\">≠</td>"
+
+
+def _parity(group: list[dict]) -> str:
+    """'Parameter parity': what each answer's model was given (workbench/parity.py), a row per parameter with the
+    differing rows marked, then each one's whole prompt text (or messages), escaped. Empty when none reported it."""
+    records = [loads(row.get("received")) for row in group]
+    if not any(records):
+        return ""
+    found = rows(records)
+    differ = [row.name for row in found if row.differs]
+    heads = "".join(f"<th>{_e(who(row))}</th>" for row in group)
+    body = "".join(
+        (_DIFFERS if row.differs else "<tr><td></td>") + f"<th>{_e(row.name)}</th>"
+        + "".join(f"<td>{_e(v)}</td>" for v in row.values) + "</tr>" for row in found)
+    texts = "".join(
+        f"<details class=\"received\"><summary>{_e(who(row))} received: {_e(record.get('prompt_source'))}"
+        + (f" (cut to fit: {_e(', '.join(record['truncated']))})" if record.get("truncated") else "")
+        + f"</summary><pre>{_e(shown_text(record))}</pre></details>"
+        for row, record in zip(group, records) if record)
+    summary = (f"{len(differ)} difference{'s' * (len(differ) != 1)}: {', '.join(differ)}" if differ
+               else "the same for every answer")
+    return (f"<details class=\"parity\"><summary>Parameter parity — {_e(summary)}</summary>"
+            f"<table><thead><tr><th></th><th>Parameter</th>{heads}</tr></thead><tbody>{body}</tbody></table>"
+            f"{texts}</details>")
 
 
 def _batches(groups: Iterator[list[dict]]) -> Iterator[tuple[list[list[dict]], list[str]]]:

@@ -12,6 +12,7 @@ body{margin:0;padding:1rem 1.5rem 3rem;font:15px/1.5 system-ui,-apple-system,"Se
 h1{font-size:1.5rem;margin:.2rem 0}
 h2{font-size:1.2rem;margin:1.6rem 0 .5rem}
 .meta,.fp,.when,.params{color:var(--muted);font-size:.85rem}
+.stale{color:var(--bad);font-size:.85rem}
 table{border-collapse:collapse;font-size:.9rem;margin:.4rem 0}
 th,td{border:1px solid var(--line);padding:.25rem .55rem;text-align:left;vertical-align:top}
 th{background:var(--panel)}
@@ -30,6 +31,11 @@ summary .meta{margin-left:.5rem}
 .ptext{background:var(--panel);border-left:3px solid var(--accent);padding:.05rem .9rem;margin:.3rem 0 .6rem;
  overflow-wrap:anywhere}
 pre.system{white-space:pre-wrap;margin:.3rem 0}
+details.parity{margin:.6rem 0}
+details.parity>summary,details.received>summary{cursor:pointer;color:var(--muted);font-size:.9rem}
+tr.differs td,tr.differs th{background:#fff8c5;font-weight:600}
+details.received pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--panel);padding:.4rem .6rem;
+ max-height:24rem;overflow:auto;font-size:.85rem}
 .answers{display:grid;grid-auto-flow:column;grid-auto-columns:minmax(20rem,1fr);gap:.8rem;overflow-x:auto;
  align-items:start;padding-bottom:.3rem}
 .answer{border:1px solid var(--line);border-radius:6px;min-width:0}

@@ -9,6 +9,7 @@ from sqlite_utils import Database
 
 from workbench.core.answer import truncated
 from workbench.export.records import tally
+from workbench.parity import loads
 from workbench.store.queries import answers
 
 FIGURES = ("ttft_ms", "duration_ms", "load_ms", "prompt_tokens", "completion_tokens", "tokens_per_s", "cost_usd")
@@ -61,6 +62,7 @@ def record(row: dict) -> dict:
         "votes": [_vote(v) for v in row["votes"] if not v.get("retracted_at")],
         "vote_tally": tally(row),
         "retracted_votes": [_vote(v) for v in row["votes"] if v.get("retracted_at")],
+        "received": loads(row.get("received")),  # what the model was given (workbench/parity.py), or None
     }
     return out
 

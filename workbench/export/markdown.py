@@ -24,9 +24,11 @@ from workbench.export.records import (
     first_line,
     label,
     params_words,
+    stale_words,
     vote_words,
     who,
 )
+from workbench.parity import loads, rows, shown_text
 from workbench.store.queries import answers
 
 _SENTINEL = "wbexportsentinel"
@@ -112,6 +114,7 @@ def _prompt(group: list[dict]) -> str:
                      f"{cell(f['ttft'])} | {cell(f['tok_s'])} | {cell(f['tokens'])} | {cell(f['duration'])} | "
                      f"{cell(f['tests'])} |\n")
     parts.append("\n")
+    parts.append(parity_section(group))
     votes = active(head["votes"])
     if votes:
         lines = []
@@ -125,11 +128,36 @@ def _prompt(group: list[dict]) -> str:
     for row in group:
         parts.append(f"#### {escape(who(row))}\n\n")
         parts.append(f"*{escape(fingerprint_words(row['model']))}*\n\n")
+        if stale := stale_words(row):  # the model could have trained on this prompt
+            parts.append(f"*⚠ {escape(stale)}*\n\n")
         if row["error"]:
             parts.append(f"> **{escape(row['status'])}:** {escape(row['error'])}\n\n")
         text = row["text"] or ""
         parts.append(contained(text) + "\n" if text.strip() else "*(no text)*\n\n")
     return "".join(parts)
+
+
+def parity_section(group: list[dict]) -> str:
+    """'Parameter parity': what each answer's model was given, a row per parameter, differing rows marked ≠,
+    then each one's whole prompt text (or messages) verbatim. Empty when no engine reported it."""
+    records = [loads(row.get("received")) for row in group]
+    if not any(records):
+        return ""
+    heads = " | ".join(cell(who(row)) for row in group)
+    lines = ["**Parameter parity** (what each model received; ≠ marks a difference):\n\n",
+             f"|  | Parameter | {heads} |\n|---|---|{'---|' * len(group)}\n"]
+    for row in rows(records):
+        lines.append(f"| {'≠' if row.differs else ' '} | {cell(row.name)} | "
+                     + " | ".join(cell(v) for v in row.values) + " |\n")
+    lines.append("\n")
+    for row, record in zip(group, records):
+        if not record:
+            continue
+        cuts = f"; cut to fit: {', '.join(record['truncated'])}" if record.get("truncated") else ""
+        how = escape((record.get("prompt_source") or "as reported") + cuts)
+        text = shown_text(record) or "(nothing reported)"
+        lines.append(f"{escape(who(row))} received ({how}):\n\n" + verbatim(text) + "\n")
+    return "".join(lines)
 
 
 def write(db: Database, out: TextIO, session_id: int | None = None) -> int:

@@ -110,6 +110,14 @@ def tests_words(check: dict | None) -> str:
     return check.get("outcome") or "–"
 
 
+def stale_words(row: dict) -> str | None:
+    """'prompt predates cutoff: prompt created 2024-01-15, model cutoff 2024-08' for an answer whose model could
+    have trained on its prompt (`stale`, from the log: see `workbench.store.queries.answers`), else None."""
+    if not row.get("stale"):
+        return None
+    return f"prompt predates cutoff: prompt created {row['prompt_created']}, model cutoff {row['cutoff']}"
+
+
 def params_words(params: dict) -> str:
     """'max_tokens 512 · temperature 0' — only the parameters that were set."""
     return " · ".join(f"{k} {params[k]}" for k in PARAMS if params.get(k) is not None)

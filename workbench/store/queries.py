@@ -13,7 +13,8 @@ SELECT r.*, p.session_id, p.text AS prompt_text, p.system AS prompt_system, p.pa
        p.created_at AS prompt_created_at, p.tags AS prompt_tags, p.title AS prompt_title,
        p.prompt_key AS prompt_key, p.repeat AS prompt_repeat, s.name AS session_name, s.started_at AS session_started_at,
        s.source AS session_source, coalesce(p.conversation, 'prompt-' || p.id) AS conversation,
-       coalesce(p.turn, 1) AS turn, p.parent_id AS parent_prompt_id
+       coalesce(p.turn, 1) AS turn, p.parent_id AS parent_prompt_id,
+       p.created AS prompt_library_created
 FROM responses r
 JOIN prompts p ON p.id = r.prompt_id
 JOIN sessions s ON s.id = p.session_id
@@ -40,8 +41,10 @@ def answers(db: Database, session_id: int | None = None, tag: str | None = None)
     `model` (the `models` row as a dict, or None while its fingerprint is pending) and `votes`
     (the prompt's votes, each a dict with `outcome`, `winner_response_id`, `response_ids`,
     `scores`, `note`, `blind`, `created_at`, and `won`: True/False/None for this answer), and
-    `verification` (the latest run of its code against the prompt's tests, or None). `tag` keeps the
-    prompts tagged so.
+    `verification` (the latest run of its code against the prompt's tests, or None), `prompt_created` (the
+    day the prompt was created, ISO, or None: see `_created`) and `stale` (True when that day is on or before
+    the answer's `cutoff`, the model's as recorded with it: the model could have trained on the prompt). `tag`
+    keeps the prompts tagged so.
     """
     conditions, params = prompt_filters(session_id, tag)
     where = "WHERE " + " AND ".join(conditions) if conditions else ""
@@ -58,6 +61,9 @@ def answers(db: Database, session_id: int | None = None, tag: str | None = None)
     for row in db.query(_ANSWERS.format(where=where), params):
         row["prompt_params"] = json.loads(row["prompt_params"] or "{}")
         row["prompt_tags"] = json.loads(row["prompt_tags"] or "[]")
+        created = _created(row.pop("prompt_library_created"), row["prompt_key"], row["prompt_created_at"])
+        row["prompt_created"] = created.isoformat() if created else None
+        row["stale"] = _stale(created, row.get("cutoff"))
         model = models.get(row["model_id"])
         row["model"] = {k: model[k] for k in MODEL_FIELDS} if model else None
         check = checks.get(row["id"])
@@ -155,6 +161,25 @@ def _prompt_day(key: str | None, sent_at: str | None, dated: Mapping[str, dt.dat
     if key is None or key.startswith("adhoc-"):
         return dt.date.fromisoformat(sent_at[:10]) if sent_at else None
     return dated.get(key)
+
+
+def _created(stored: str | None, key: str | None, sent_at: str | None) -> dt.date | None:
+    """The day a logged prompt was created: the prompt file's `created` as recorded with it, else as `_prompt_day`
+    has it without a library (a typed prompt: the day it was sent; a library prompt of no recorded date: None)."""
+    try:
+        return dt.date.fromisoformat(stored[:10]) if stored else _prompt_day(key, sent_at, {})
+    except (TypeError, ValueError):
+        return None
+
+
+def _stale(created: dt.date | None, cutoff: str | None) -> bool:
+    """`workbench.prompts.stale`, False for a cutoff it cannot read (a log is read as found)."""
+    from workbench.prompts import stale
+
+    try:
+        return stale(created, cutoff)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def battles(db: Database, tag: str | None = None, session_id: int | None = None, since: str | None = None,

@@ -207,4 +207,26 @@ def m007_animations(db: Database) -> None:
     db["animations"].create_index(["response_id"])
 
 
+@migrations()
+def m008_dates(db: Database) -> None:
+    """Contamination by date: a library prompt's `created` day, and the cutoff each answer's model had then.
+
+    Kept per answer, not per model: a model's cutoff is the config's word and may be corrected later, while a
+    report must say what was flagged when the answer was given. NULL where unknown (older rows included).
+    """
+    db["prompts"].add_column("created", str)  # ISO day from the prompt file's `created`; NULL for typed prompts
+    db["responses"].add_column("cutoff", str)  # the model's cutoff as configured: "2024", "2024-06", "2024-06-15"
+
+
+@migrations()
+def m009_received(db: Database) -> None:
+    """Parameter parity: what each model was actually given, as its engine reported it (workbench/parity.py).
+
+    JSON, at most about 64 KiB an answer: the rendered chat template or completion text (or the messages as
+    sent), the sampling parameters as applied, those a provider dropped, the context size and the stops.
+    NULL for older rows and for engines that do not report it.
+    """
+    db["responses"].add_column("received", str)
+
+
 KNOWN = {m.name for m in migrations._migrations}

@@ -348,7 +348,7 @@ class Recorder:
             "label": chr(ord("A") + position), "blind": blind[0] if blind else 0,
             "attempt": answer.attempt, "status": "streaming", "text": "", "where_run": answer.where,
             "started_at": now_iso(), "updated_at": now_iso(), "answer_uid": answer.id,
-            "parent_response_id": _response_of(db, answer.parent_id),
+            "parent_response_id": _response_of(db, answer.parent_id), "cutoff": answer.cutoff,
         }).last_pk
         self._rows[answer.id] = row  # forgotten by `_final`, which every recorded answer reaches
         return row
@@ -385,7 +385,7 @@ class Recorder:
             "ttft_ms": row["ttft_ms"], "duration_ms": row["duration_ms"], "load_ms": row["load_ms"],
             "prompt_tokens": row["prompt_tokens"], "completion_tokens": row["completion_tokens"],
             "tokens_per_s": row["tokens_per_s"], "cost_usd": row["cost_usd"], "updated_at": now_iso(),
-            "model_id": self._model_row(db, answer, row_id),
+            "model_id": self._model_row(db, answer, row_id), "received": _received(answer),
         })
 
     def _drop(self, answer: Answer) -> None:
@@ -448,7 +448,8 @@ class Recorder:
                 state, text = answer.read(0)
                 status = state.status if state.finished else "cancelled"
                 db["responses"].update(row_id, {"status": status, "text": text, "completion_tokens": state.count,
-                                                "error": state.error, "updated_at": now_iso()})
+                                                "error": state.error, "updated_at": now_iso(),
+                                                "received": _received(answer)})
                 self._drop(answer)
 
         if left:
@@ -520,15 +521,21 @@ class Recorder:
         return prompt_id
 
     def pair_votes(self) -> Future:
-        """Votes so far per unordered pair of model names, for drawing blind pairs that need votes."""
+        """The votes so far, for drawing the next blind pair (`workbench.blind.draw_pair`): a future of (votes,
+        wins), votes counting the standing votes per unordered pair of model names, wins[(x, y)] the points x
+        scored against y (a win 1, a tie or "both bad" half to each)."""
+        from workbench.blind import pair_points
         from workbench.store.queries import battles
 
-        def read(db) -> dict:
+        def read(db) -> tuple[dict, dict]:
             counts: dict = {}
+            wins: dict = {}
             for b in battles(db):
                 key = tuple(sorted((b.model_a, b.model_b)))
                 counts[key] = counts.get(key, 0) + 1
-            return counts
+                for x, y, points in pair_points(b.model_a, b.model_b, b.winner):
+                    wins[(x, y)] = wins.get((x, y), 0) + points
+            return counts, wins
 
         return self.store.submit(read)
 
@@ -579,6 +586,12 @@ class Recorder:
     def response_id(self, answer: Answer) -> Future:
         """The row id of an answer, once written."""
         return self.store.submit(lambda db: self._row(db, answer))
+
+
+def _received(answer: Answer) -> str | None:
+    """What the model was given (its engine's parity record), as the log's JSON text; None when not reported."""
+    record = answer.snapshot().received
+    return json.dumps(record, ensure_ascii=False) if record is not None else None
 
 
 def _response_of(db, answer_id: str | None) -> int | None:

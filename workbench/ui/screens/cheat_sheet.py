@@ -32,6 +32,7 @@ ACTIONS = {
     "verify": ("Answers", "Run each answer's code against the prompt's tests (sandboxed)"),
     "show_run": ("Answers", "Show the focused pane's run: output, exit status, time"),
     "animations": ("Answers", "Play the graphics programs' animations side by side (after v)"),
+    "parity": ("Answers", "What each model received: prompt text, parameters, stops"),
     "copy_code": ("Code", "Copy the focused pane's code block (again: the next block)"),
     "copy_answer": ("Code", "Copy the focused pane's whole answer"),
     "save_code": ("Code", "Write the focused pane's code block to a file"),

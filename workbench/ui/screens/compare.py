@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import random
 import time
 from collections.abc import Callable
@@ -15,7 +16,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from workbench.blind import LABELS, draw_pair, shuffled_order
 from workbench.core import Comparison, Request
@@ -29,6 +29,7 @@ from workbench.ui.screens.prompting import PromptingMixin
 from workbench.ui.screens.round import Round
 from workbench.ui.screens.verifying import VerifyingMixin
 from workbench.ui.screens.voting import VotingMixin
+from workbench.ui.widgets.footer import KeyBar
 from workbench.ui.widgets.answer_pane import AnswerPane
 from workbench.ui.widgets.answer_view import AnswerView, prompt_rule
 from workbench.ui.widgets.prompt_bar import PromptBar
@@ -44,6 +45,16 @@ FRAME_CHARS = 8_000  # text all panes take in one frame at most: a backlog arriv
 FIGURES_S = 0.5  # while streaming, a pane's figures line is redrawn this often (each redraw relays out the screen)
 STREAMING = {"stop_all", "stop_one"}
 NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate", "verify"}
+
+
+def _stale(created: datetime.date | None, cutoff: str | None) -> bool:
+    """Whether the model could have trained on the prompt (`workbench.prompts.stale`; unknown dates: no)."""
+    from workbench.prompts import stale
+
+    try:
+        return stale(created, cutoff)
+    except (TypeError, ValueError):
+        return False
 
 
 class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin, ExportingMixin, CodeOutMixin,
@@ -84,6 +95,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         Binding("C", "copy_answer", "Copy answer", show=False, id="copy-answer"),
         Binding("w", "save_code", "Write code", show=False, id="write-code"),
         Binding("d", "diff", "Diff", show=False, id="diff"),
+        Binding("i", "parity", "Parity", show=False, id="parity"),
         Binding("z", "maximize", "Maximise", show=False, id="maximise"),
         Binding("y", "toggle_sync", "Sync scroll", show=False, id="sync-scroll"),
         Binding("ctrl+b", "toggle_blind", "Blind", show=False, id="blind"),
@@ -119,6 +131,10 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         """The prompt on screen and everything the screen knows about it."""
         self.sync_scroll = True
         self._pair_votes: dict = {}
+        """The pool's votes per unordered pair of names (the log's, then this session's), for the next draw."""
+        self._pair_wins: dict = {}
+        """The pool's outcomes: (x, y) → points x scored against y (a tie half each), so the draw skips a pair
+        whose winner is known in advance (`draw_pair`'s `wins`)."""
         self._maximized: AnswerPane | None = None
         self._timer = None
         self._draft = ""
@@ -130,7 +146,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         with Horizontal(id="panes"):
             yield from self._make_panes(self._first_engines())
         yield PromptBar(self._params_text())
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def _first_engines(self) -> list:
         return self.pool.engines[:2] if self.draw_from else self.pool.engines
@@ -182,12 +198,14 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
 
     @work(group="pair-votes")
     async def _load_pair_votes(self, future: Future) -> None:
-        """Past votes per pair, so the pool draws the pairs that need votes (awaited on the UI loop)."""
+        """Past votes and outcomes per pair, so the pool draws the pair whose next vote is worth the most
+        (read on the writer thread, awaited on the UI loop)."""
         try:
-            loaded = dict(await asyncio.wrap_future(future))
+            loaded, won = await asyncio.wrap_future(future)
             # Votes cast while this loaded were counted already: add, do not overwrite.
             self._pair_votes = {k: loaded.get(k, 0) + self._pair_votes.get(k, 0)
                                 for k in set(loaded) | set(self._pair_votes)}
+            self._pair_wins = {k: won.get(k, 0) + self._pair_wins.get(k, 0) for k in set(won) | set(self._pair_wins)}
         except Exception as exc:  # noqa: BLE001 - the log said why; draw as if nothing was voted
             self.notify(f"Past votes could not be read: {exc}", severity="warning", timeout=5)
 
@@ -341,7 +359,9 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         engines = list(self.pool.engines)
         if self.draw_from:
             by_name = {e.name: e for e in engines}
-            drawn = draw_pair(self.draw_from, self._pair_votes, self.rng)
+            # With no outcome yet every model is as strong as the others: the draw (and its reason) counts votes.
+            wins = self._pair_wins if any(self._pair_wins.values()) else None
+            drawn = draw_pair(self.draw_from, self._pair_votes, self.rng, wins=wins)
             engines = [by_name[n] for n in drawn]
         if self.blind:
             engines = [engines[k] for k in shuffled_order(len(engines), self.rng)]
@@ -367,11 +387,14 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         self.round = Round(comparison, blind=self.blind, revealed=not self.blind, prompt_file=prompt,
                            tags=list(prompt.tags) if prompt is not None else [])
         if self.recorder:
-            extra = {"prompt_key": prompt.name, "title": prompt.title} if prompt is not None else None
+            extra = {"prompt_key": prompt.name, "title": prompt.title,
+                     "created": prompt.created.isoformat() if prompt.created else None} if prompt is not None else None
             self.recorder.record(comparison, blind=self.round.blind, tags=self.round.tags,
                                  extra=extra)  # enqueued: the writer thread does the I/O
+        created = prompt.created if prompt is not None else datetime.date.today()  # typed: new today
         for i, (pane, engine) in enumerate(zip(self.panes, engines)):
             pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.round.blind)
+            pane.set_stale(_stale(created, getattr(engine, "cutoff", None)))  # shown once the name is
             pane.view.clear()
         self._show_modes(engines)
         if self.panes:

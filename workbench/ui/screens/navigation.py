@@ -92,6 +92,22 @@ class NavigationMixin:
         pos = panes.index(current) if current in panes else -step
         self.set_focus(panes[(pos + step) % len(panes)].view)  # at once, as in action_focus_prompt
 
+    def action_parity(self) -> None:
+        """What each pane's model received: its prompt text, parameters as applied, context, stops (`i`).
+
+        Read from the answers under their locks (no engine, no log); names stay hidden in a blind round.
+        """
+        round_ = self.round
+        if round_ is None:
+            self.notify("Send a prompt first: this shows what each model received.", severity="warning", timeout=3)
+            return
+        from workbench.ui.screens.parity import ParityScreen
+
+        hidden = round_.hidden
+        panes = [(pane.label, None if hidden else answer.model, answer.snapshot().received)
+                 for pane, answer in zip(self.panes, round_.comparison.answers)]
+        self.app.push_screen(ParityScreen(panes, hidden=hidden))
+
     def action_history(self) -> None:
         """Browse past prompts in the log."""
         if self.recorder is None:

@@ -34,6 +34,8 @@ class Round:
     """Pane index → (answer id, pieces painted so far): a regenerated answer starts over."""
     figures: dict[int, tuple[str, float]] = field(default_factory=dict)
     """Pane index → (status, when) its figures line was last drawn."""
+    pair_counted: tuple[dict, dict] = field(default_factory=lambda: ({}, {}))
+    """What this round's saved vote added to the pool's pair counts and outcomes (taken back if it changes)."""
 
     @property
     def hidden(self) -> bool:

@@ -52,7 +52,6 @@ class VotingMixin:
             "blind": round_.blind,
             "revealed_before_vote": round_.revealed,
         }
-        first = round_.vote is None
         round_.vote = (outcome, winner)
         was_hidden = round_.hidden
         round_.revealed = True
@@ -66,21 +65,44 @@ class VotingMixin:
             self.notify(f"Vote (not logged): {text}", timeout=4)
             return
         future = self.recorder.cast(comparison, outcome, winner, blind=round_.blind, shown=shown)
-        self._settle_vote(round_, future, f"Vote saved: {text}", (outcome, winner), first)
+        self._settle_vote(round_, future, f"Vote saved: {text}", (outcome, winner))
 
     @work(group="votes")
-    async def _settle_vote(self, round_, future, saved: str, vote: tuple, first: bool) -> None:
+    async def _settle_vote(self, round_, future, saved: str, vote: tuple) -> None:
         """Say "saved" once committed; on a failed write, show the vote the log holds (the reveal stays)."""
         if await self.confirm(future, saved):
             round_.saved_vote = vote  # the writer commits in order: the last success is what the log holds
-            if first and self.draw_from:
-                # Keep the pool's pair counts current, so the next draw goes to pairs with fewer votes.
-                models = sorted({a.model for a in round_.comparison.answers})
-                for k, a in enumerate(models):
-                    for b in models[k + 1:]:
-                        self._pair_votes[(a, b)] = self._pair_votes.get((a, b), 0) + 1
+            self._count_pair_vote(round_, vote)
             return
         self._restore_vote(round_)
+
+    def _count_pair_vote(self, round_, vote: tuple | None) -> None:
+        """Keep the pool's pair counts and outcomes as the log now holds them, for the next draw: this round's
+        saved vote counts once (a changed vote replaces what it added, a withdrawn one takes it back)."""
+        if not self.draw_from:
+            return
+        from workbench.blind import pair_points
+        from workbench.store.queries import vote_pairs
+
+        votes, wins = round_.pair_counted
+        for key, n in votes.items():
+            self._pair_votes[key] = self._pair_votes.get(key, 0) - n
+        for key, points in wins.items():
+            self._pair_wins[key] = self._pair_wins.get(key, 0) - points
+        votes, wins = {}, {}
+        if vote is not None:  # the battles the log reads from this vote (`battles`), by pane index
+            answers = round_.comparison.answers
+            names = {i: a.model for i, a in enumerate(answers)}
+            for a, b, result in vote_pairs(vote[0], vote[1], list(names), names):
+                key = tuple(sorted((a, b)))
+                votes[key] = votes.get(key, 0) + 1
+                for x, y, points in pair_points(a, b, result):
+                    wins[(x, y)] = wins.get((x, y), 0) + points
+        for key, n in votes.items():
+            self._pair_votes[key] = self._pair_votes.get(key, 0) + n
+        for key, points in wins.items():
+            self._pair_wins[key] = self._pair_wins.get(key, 0) + points
+        round_.pair_counted = (votes, wins)
 
     def _show_vote(self) -> None:
         round_ = self.round
@@ -112,6 +134,7 @@ class VotingMixin:
     async def _settle_undo(self, round_, future) -> None:
         if await self.confirm(future, "Vote withdrawn."):
             round_.saved_vote = None
+            self._count_pair_vote(round_, None)
         else:
             self._restore_vote(round_)
 

@@ -24,6 +24,10 @@ STATUS_STYLE = {
 }
 
 
+STALE = "prompt predates cutoff"
+"""The border's flag on an answer whose model could have trained on the prompt (`workbench.prompts.stale`)."""
+
+
 class AnswerPane(Vertical):
     """A model's name and where it runs (border), its figures (header), its answer (body)."""
 
@@ -37,7 +41,7 @@ class AnswerPane(Vertical):
         border-subtitle-color: $text-muted;
     }
     AnswerPane:focus-within { border: round $primary; }
-    AnswerPane > .figures { height: 1; padding: 0 1; background: $panel; }
+    AnswerPane > .figures { height: 1; width: 1fr; padding: 0 1; background: $panel; }
     """
 
     def __init__(self, label: str, model: str, where: str, code_style: CodeStyle, accent: str, **kwargs) -> None:
@@ -55,6 +59,9 @@ class AnswerPane(Vertical):
         """The verification mark ('✓ 5/5'), shown in the border beside where the model runs."""
         self.mode = "chat"
         """`completion` for a base model: the border says `base · completion`, so its style is no surprise."""
+        self.stale = False
+        """The prompt was created by the model's cutoff (it could have trained on it): the border says so, once the
+        name is shown (a flag that depends on the model's date would tell blind panes apart)."""
         self._refresh_titles()
 
     def compose(self) -> ComposeResult:
@@ -87,7 +94,14 @@ class AnswerPane(Vertical):
         self.label, self.model, self._where, self.hidden_identity = label, model, where, hidden
         self.vote_mark = ""
         self.badge = ""
+        self.stale = False
         self._refresh_titles()
+
+    def set_stale(self, stale: bool) -> None:
+        """Flag (or not) an answer to a prompt created on or before the model's cutoff."""
+        if stale != self.stale:
+            self.stale = stale
+            self._refresh_titles()
 
     def set_mode(self, mode: str) -> None:
         """Chat or completion (a base model, labelled so in the border)."""
@@ -114,7 +128,8 @@ class AnswerPane(Vertical):
         else:
             self.border_title = Content(f"{self.label} {self.model}{mark}")
             base = "base · completion · " if self.mode == "completion" else ""
-            self.border_subtitle = Content(f"{badge}{base}{self._where}")
+            stale = f"{STALE} · " if self.stale else ""
+            self.border_subtitle = Content(f"{badge}{stale}{base}{self._where}")
 
     def show_figures(self, status: str, line: str) -> None:
         """Update the figures line (only when it changed)."""
@@ -122,4 +137,7 @@ class AnswerPane(Vertical):
             return
         self._figures = line
         style = STATUS_STYLE.get(status, "dim")
-        self.query_one(".figures", Static).update(Content.from_markup(f"[{style}]●[/] $line", line=line))
+        # One row whatever it says (height 1, width 1fr): repaint it, without the whole-screen layout
+        # `update` asks for by default (twice a second while streaming, it was most of a frame's work).
+        self.query_one(".figures", Static).update(Content.from_markup(f"[{style}]●[/] $line", line=line),
+                                                  layout=False)
