@@ -126,6 +126,11 @@ def test_a_bundle_replays_byte_for_byte_and_a_changed_parameter_differs(tmp_path
                                             {"role": "assistant", "content": hello["text"]}]
     assert french["request"]["system"] == "Be brief." and french["parent_response_id"] == hello["id"]
     assert all(a["reproducible"]["expected"] and a["run_settings"]["n_threads"] == 1 for a in answers)
+    # What each model was given (the parity record): SmolLM2's rendered template holds the prompt; the demo
+    # models' cutoffs travel with their answers.
+    smol = next(a for a in answers if a["model_name"] == "smollm2" and a["request"]["prompt"] == "Say hello.")
+    assert "<|im_start|>user\nSay hello.<|im_end|>" in smol["received"]["prompt_text"], smol["received"]
+    assert all(a["cutoff"] for a in answers) and all(a["stale"] is False for a in answers)
     assert {p["tests"]["code"].strip() for p in manifest["prompts"] if p["tests"]} == {
         "def test_add():\n    assert add(2, 3) == 5"}
     assert manifest["votes"][0]["blind"] is True and manifest["votes"][0]["winner_response_id"] == 1
@@ -183,6 +188,15 @@ def test_a_bundle_replays_byte_for_byte_and_a_changed_parameter_differs(tmp_path
     board = cli("leaderboard", "--bundle", str(bundle), "--min-votes", "1", "--rounds", "20", "--json")
     assert board.exit_code == 0, board.output
     assert {s["model"] for s in json.loads(board.stdout)["standings"]} == {"smollm2", "gemma3-270m"}
+    # --fresh from the bundle alone: its prompts' dates and its answers' recorded cutoffs (typed prompts are dated
+    # the day they were sent, after both demo models' cutoffs).
+    voted = next(p for p in manifest["prompts"] if p["id"] == manifest["votes"][0]["prompt_id"])
+    fresh = cli("leaderboard", "--bundle", str(bundle), "--fresh", "--min-votes", "1", "--rounds", "20", "--json")
+    # The vote is on a library prompt with no `created`: nothing to judge it fresh by, and --fresh says so.
+    assert voted["created"] is None and fresh.exit_code == 1, fresh.output
+    assert "1 on prompts with no created date" in fresh.output, fresh.output
+    typed = [p for p in manifest["prompts"] if p["key"] is None or p["key"].startswith("adhoc-")]
+    assert typed and all(p["created"] for p in typed)  # a typed prompt is dated the day it was sent
 
 
 def test_no_key_private_host_or_environment_value_gets_in(tmp_path, monkeypatch, workbench_home):

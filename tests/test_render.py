@@ -275,3 +275,58 @@ def test_a_short_block_is_still_restyled_at_once():
     doc = _doc()
     doc.feed('```python\nx = """\nstill a string\n"""\n```\n')
     assert not doc.pending and doc.take_restyled()
+
+
+def _tracked_reachable(roots) -> int:
+    """How many GC-tracked objects are reachable from `roots` (classes not followed: they are shared)."""
+    import gc
+
+    seen: set[int] = set()
+    stack = list(roots)
+    count = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        if gc.is_tracked(obj):
+            count += 1
+        stack.extend(gc.get_referents(obj))
+    return count
+
+
+def test_a_long_answer_keeps_few_tracked_objects_per_line():
+    """Issue 15: a finished line is held compactly (its text and its spans as numbers), not as a rich Text
+    with a list of spans, each holding a style: a long answer on screen gives the GC little to walk."""
+    import gc
+
+    doc = _doc()
+    body = "".join(f"def step_{i}(state, dt=0.016):\n    return state.advance({i} * dt)  # frame {i}\n"
+                   for i in range(1000))
+    prose = "".join(f"- item {i} with `code` and **bold** and *more*\n" for i in range(200))
+    doc.feed(f"## Here is the program\n\n```python\n{body}```\n\n{prose}That is all.\n")
+    doc.work()
+    doc.close()
+    assert len(doc.lines) > 2200
+    gc.collect()  # as the GC does in its first pass: tuples holding only numbers and strings are untracked
+    per_line = _tracked_reachable(doc.lines) / len(doc.lines)
+    assert per_line <= 1.5, f"{per_line:.1f} tracked objects per finished line"
+    assert doc.lines[3].text.plain == "def step_0(state, dt=0.016):" and _styled(doc.lines[3].text)
+
+
+def test_a_compact_line_gives_back_the_text_it_was_made_from():
+    """`Line.text` rebuilds the rich Text a line was made from: text, base style and spans (str or Style)."""
+    from rich.style import Style
+
+    table = render.Styles()
+    bold = Style(bold=True)
+    original = Text("▍ You", style="bold")
+    original.append(" · turn 2: ", style="dim")
+    original.append("why?", style=bold)
+    original.append(" plain")
+    for text in (original, Text(), Text("```python", style="dim"), _doc().prose("- `x` and **y**")):
+        line = render.Line(text, False, table)
+        rebuilt = line.text
+        assert rebuilt == text and rebuilt.style == text.style and rebuilt.spans == text.spans
+        assert line.plain == text.plain
+    assert render.Line(original, True).text.spans == original.spans  # a line with its own table

@@ -420,6 +420,7 @@ def build(db, settings, session_id: int | None = None, tag: str | None = None) -
                 "title": row.get("prompt_title"), "repeat": row.get("prompt_repeat"), "text": row["prompt_text"],
                 "system": row["prompt_system"], "params": row["prompt_params"], "tags": row["prompt_tags"],
                 "created_at": row["prompt_created_at"], "tests": tests, "tests_note": note,
+                "created": row.get("prompt_created"),  # the prompt's own date (contamination: `stale` below)
             }
         for vote in row["votes"]:
             if vote["id"] not in votes:
@@ -446,6 +447,8 @@ def build(db, settings, session_id: int | None = None, tag: str | None = None) -
             "figures": {k: row.get(k) for k in _FIGURES},
             "request": request,
             "run_settings": _run_settings(row, model, spec) if engine == "llama" else None,
+            # what the model was given, as its engine applied it (workbench/parity.py), and its cutoff then
+            "received": _json(row.get("received")), "cutoff": row.get("cutoff"), "stale": bool(row.get("stale")),
             "verification": {k: row["verification"].get(k) for k in _VERDICT} if row["verification"] else None,
         }
         answer["reproducible"] = dict(zip(("expected", "why"), rules.classify(answer, engine)))

@@ -23,9 +23,36 @@ def bundle_battles(path, tag: str | None = None, session_id: int | None = None, 
                 or (since and created < since) or (until and created >= until)):
             continue
         ids = [i for i in vote["response_ids"] if i in names]
-        battles += [Battle(*pair) for pair in vote_pairs(vote.get("outcome"), vote.get("winner_response_id"),
-                                                         ids, names)]
+        dated = _date(prompts[vote["prompt_id"]].get("created"))
+        battles += [Battle(*pair, created=dated) for pair in vote_pairs(vote.get("outcome"),
+                                                                        vote.get("winner_response_id"), ids, names)]
     return battles, pass_rates(bundle, set(prompts))
+
+
+def bundle_cutoffs(path) -> dict[str, str]:
+    """Each model's cutoff as its answers in the bundle recorded it (for `--fresh`; a config's cutoff wins)."""
+    from workbench.prompts import cutoff_end
+
+    out: dict[str, str] = {}
+    for answer in read_bundle(path).answers:
+        cutoff = answer.get("cutoff")
+        if isinstance(cutoff, str) and isinstance(answer.get("model_name"), str):
+            try:
+                cutoff_end(cutoff)
+            except ValueError:
+                continue  # a hostile or broken date is no cutoff
+            out.setdefault(answer["model_name"], cutoff)
+    return out
+
+
+def _date(value):
+    """A prompt's `created` (ISO date) from a bundle, or None."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def pass_rates(bundle: Bundle, prompt_ids: set[int]) -> dict[str, dict]:

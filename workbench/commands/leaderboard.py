@@ -229,14 +229,19 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
         if min_votes is None:  # config.toml's [leaderboard] min_votes, once Settings carries it
             configured = getattr(settings, "leaderboard_min_votes", None)
             min_votes = DEFAULT_MIN_VOTES if configured is None else configured
-    if bundle_files and (style_control or fresh):
-        raise Problem("--bundle ranks a bundle's votes as they are; --style-control and --fresh read the log")
+    if bundle_files and style_control:
+        raise Problem("--bundle ranks a bundle's votes as they are; --style-control reads the log")
+    recorded: dict[str, str] = {}  # the cutoffs a bundle's answers recorded (--fresh; the config's win)
     for name in bundle_files:  # a bundle's votes stand in for the log's, filtered the same way
         from workbench.bundle import BundleError
         from workbench.bundle.votes import bundle_battles
 
         try:
             found, passed = bundle_battles(name, **filters)
+            if fresh:
+                from workbench.bundle.votes import bundle_cutoffs
+
+                recorded.update(bundle_cutoffs(name))
         except BundleError as exc:
             raise Problem(str(exc)) from None
         votes += found
@@ -272,7 +277,7 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
     if fresh and votes:
         from workbench.arena import fresh_battles
 
-        votes, kept = fresh_battles(votes, _cutoffs(settings))
+        votes, kept = fresh_battles(votes, {**recorded, **_cutoffs(settings)})
         if not as_json or not votes:
             click.echo(terminal_safe(_fresh_line(kept)), err=not votes)
     if not votes:

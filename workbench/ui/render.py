@@ -1,7 +1,8 @@
 """Streaming Markdown into styled lines, each complete line rendered once.
 
-`StreamDocument` takes text as it arrives and keeps a list of finished lines as
-rich `Text`. Prose gets light Markdown styling; lines inside a fenced code block
+`StreamDocument` takes text as it arrives and keeps a list of finished lines, each
+held compactly (`Line`: its text, and its styles as numbers) and turned into a rich
+`Text` when the view wraps it for the screen. Prose gets light Markdown styling; lines inside a fenced code block
 are highlighted by Pygments one at a time as they complete, and when the fence
 closes the block is highlighted once more as a whole (so multi-line strings and
 comments come out right). A long block's second pass is done in slices
@@ -29,7 +30,8 @@ from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 from rich.style import Style
 from rich.syntax import PygmentsSyntaxTheme
-from rich.text import Text
+from rich.control import strip_control_codes
+from rich.text import Span, Text
 
 from workbench.codeblocks import code_blocks
 
@@ -83,14 +85,62 @@ class CodeStyle:
         return lines[: code.count("\n") + 1] if code else [Text()]
 
 
+class Styles:
+    """A document's styles, numbered: its finished lines keep style numbers, not Style objects."""
+
+    __slots__ = ("styles", "numbers")
+
+    def __init__(self) -> None:
+        self.styles: list[str | Style] = []
+        self.numbers: dict[str | Style, int] = {}
+
+    def number(self, style: str | Style) -> int:
+        """The number of `style` in this table (equal styles share one)."""
+        n = self.numbers.get(style)
+        if n is None:
+            n = self.numbers[style] = len(self.styles)
+            self.styles.append(style)
+        return n
+
+
 class Line:
-    """One finished line: its styled text and whether it is code (for the background)."""
+    """One finished line: its styled text and whether it is code (for the background).
 
-    __slots__ = ("text", "code")
+    Held compactly, since a long answer has thousands: the plain text, and its style and spans as
+    numbers in its document's `Styles` (`spans` is a flat tuple: start, end, style number, ...). A tuple
+    of numbers holds nothing the garbage collector must follow, so CPython stops tracking it at its first
+    collection, and a line is one tracked object instead of a rich `Text` with a list of spans, each
+    holding a style. `text` builds the rich `Text` (the view does, for the lines it wraps for the screen).
+    """
 
-    def __init__(self, text: Text, code: bool) -> None:
-        self.text = text
+    __slots__ = ("plain", "style", "spans", "code", "table")
+
+    def __init__(self, text: Text, code: bool, table: Styles | None = None) -> None:
+        table = Styles() if table is None else table
+        numbers = table.numbers
+        spans: list[int] = []
+        for start, end, style in text.spans:
+            n = numbers.get(style)
+            spans += (start, end, table.number(style) if n is None else n)
+        self.plain = text.plain
+        self.style = table.number(text.style)
+        self.spans = tuple(spans)
         self.code = code
+        self.table = table
+
+    @classmethod
+    def compact(cls, plain: str, style: int, spans: tuple[int, ...], code: bool, table: Styles) -> "Line":
+        """A line from its compact parts (numbers in `table`)."""
+        line = cls.__new__(cls)
+        line.plain, line.style, line.spans, line.code, line.table = plain, style, spans, code, table
+        return line
+
+    @property
+    def text(self) -> Text:
+        """The line as a rich `Text` (built on each call)."""
+        styles, s = self.table.styles, self.spans
+        return Text(self.plain, styles[self.style],
+                    spans=[Span(s[i], s[i + 1], styles[s[i + 2]]) for i in range(0, len(s), 3)])
 
 
 class _Rehighlight:
@@ -101,18 +151,22 @@ class _Rehighlight:
     its colours changed.
     """
 
-    __slots__ = ("start", "count", "tokens", "index", "current")
+    __slots__ = ("start", "count", "tokens", "index", "parts", "spans", "length")
 
     def __init__(self, start: int, src: list[str], language: str) -> None:
         self.start = start  # the block's first line in the document
         self.count = len(src)
         self.tokens = _lexer(language).get_tokens("\n".join(src))
         self.index = 0  # the line being built, counted from `start`
-        self.current = Text()
+        # The line being built, in a line's compact form: as `Text.append` would build it, without the Text.
+        self.parts: list[str] = []
+        self.spans: list[int] = []
+        self.length = 0
 
     def step(self, doc: "StreamDocument", deadline: float | None) -> bool:
         """Lex on until `deadline` (a `time.perf_counter()` value; None: to the end). True when done."""
         token_style = doc.code_style.token
+        number = doc.table.number
         for n, (ttype, value) in enumerate(self.tokens, 1):
             style = token_style(ttype)
             parts = value.split("\n")
@@ -120,7 +174,12 @@ class _Rehighlight:
                 if i:
                     self._end_line(doc)
                 if part:
-                    self.current.append(part, style)
+                    part = strip_control_codes(part)  # as Text.append does
+                    end = self.length + len(part)
+                    if style:
+                        self.spans += (self.length, end, number(style))
+                    self.parts.append(part)
+                    self.length = end
             if deadline is not None and n % 32 == 0 and time.perf_counter() > deadline:
                 return False
         if self.index < self.count:
@@ -130,11 +189,13 @@ class _Rehighlight:
     def _end_line(self, doc: "StreamDocument") -> None:
         if self.index < self.count:
             i = self.start + self.index
-            if self.current != doc.lines[i].text:  # most lines come out as they were
-                doc.lines[i] = Line(self.current, True)
+            plain, spans, old = "".join(self.parts), tuple(self.spans), doc.lines[i]
+            # Most lines come out as they were (the same text and spans: what `Text.__eq__` compares).
+            if old.table is not doc.table or plain != old.plain or spans != old.spans:
+                doc.lines[i] = Line.compact(plain, doc.table.number(""), spans, True, doc.table)
                 doc.restyled.append(i)
         self.index += 1
-        self.current = Text()
+        self.parts, self.spans, self.length = [], [], 0
 
 
 class StreamDocument:
@@ -143,6 +204,7 @@ class StreamDocument:
     def __init__(self, code_style: CodeStyle, accent: str = "bold") -> None:
         self.code_style = code_style
         self.lines: list[Line] = []
+        self.table = Styles()  # the styles its lines' numbers stand for
         self.partial = ""
         self._accent = Style.parse(accent)
         self._fence: str | None = None  # the opening fence marker while inside a block
@@ -230,7 +292,7 @@ class StreamDocument:
                 continue  # a fence, or a line this document took for one: left as it is
             highlighted = self.code_style.highlight("\n".join(raw[start - lo:end - lo]), block.language or "text")
             for i, text in zip(range(start, end), highlighted):
-                self.lines[i] = Line(text, True)
+                self.lines[i] = Line(text, True, self.table)
                 self.restyled.append(i)
             first = min(first, start)
         return first
@@ -252,7 +314,7 @@ class StreamDocument:
         first = self.close()
         self._fence = None
         self._block_src = []
-        self.lines.append(Line(text, False))
+        self.lines.append(Line(text, False, self.table))
         return first
 
     def _finish(self, raw: str) -> int | None:
@@ -264,11 +326,11 @@ class StreamDocument:
             if fence:
                 self._fence = fence.group(1)[0] * 3
                 self._language = fence.group(2).lower()
-                self.lines.append(Line(Text(raw, style="dim"), True))
+                self.lines.append(Line(Text(raw, style="dim"), True, self.table))
                 self._block_start = len(self.lines)
                 self._block_src = []
             else:
-                self.lines.append(Line(self.prose(raw), False))
+                self.lines.append(Line(self.prose(raw), False, self.table))
             return None
         if fence and raw.strip().startswith(self._fence) and not fence.group(2):
             # The block closed: highlight it once as a whole, fixing multi-line constructs.
@@ -279,12 +341,12 @@ class StreamDocument:
                     job.step(self, None)
                 else:
                     self._rehighlights.append(job)  # in slices: `work`
-            self.lines.append(Line(Text(raw, style="dim"), True))
+            self.lines.append(Line(Text(raw, style="dim"), True, self.table))
             self._fence = None
             self._block_src = []
             return start
         self._block_src.append(raw)
-        self.lines.append(Line(self.code_style.highlight(raw, self._language)[0], True))
+        self.lines.append(Line(self.code_style.highlight(raw, self._language)[0], True, self.table))
         return None
 
     def render_partial(self) -> Line | None:
@@ -293,10 +355,10 @@ class StreamDocument:
             return None
         raw = self.partial.expandtabs(4)
         if self._fence is not None:
-            return Line(self.code_style.highlight(raw, self._language)[0], True)
+            return Line(self.code_style.highlight(raw, self._language)[0], True, self.table)
         if _FENCE.match(raw):
-            return Line(Text(raw, style="dim"), True)
-        return Line(self.prose(raw), False)
+            return Line(Text(raw, style="dim"), True, self.table)
+        return Line(self.prose(raw), False, self.table)
 
     def prose(self, raw: str) -> Text:
         """Light Markdown for one line outside code: headings, bullets, inline code, emphasis."""

@@ -173,7 +173,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def text(self) -> str:
         """Everything shown, as plain text (for tests and copying)."""
-        lines = [line.text.plain for line in self.doc.lines]
+        lines = [line.plain for line in self.doc.lines]
         if self.doc.partial:
             lines.append(self.doc.partial)
         if self._notice_text is not None:
@@ -186,13 +186,12 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _wrap(self, line: Line, width: int) -> list[Strip]:
         console = self.app.console
-        text = line.text
-        if text.cell_len <= width:
-            strip = _one_row(text, self.doc.code_style.background if line.code else None)
+        if cell_len(line.plain) <= width:
+            strip = _one_row(line, self.doc.code_style.background if line.code else None)
             if strip is not None:
                 return [strip.extend_cell_length(width, self.doc.code_style.background) if line.code else strip]
+        text = line.text  # a new Text, made from the line's compact form
         if line.code:
-            text = text.copy()
             text.style = self.doc.code_style.background
         out = []
         for part in text.wrap(console, width, overflow="fold") or [Text()]:
@@ -208,10 +207,10 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _count_rows(self, line: Line, width: int) -> int:
         """How many rows `line` wraps to, without rendering it (as rich's wrap divides it)."""
-        plain = line.text.plain
+        plain = line.plain
         if "\t" in plain:  # rich expands tabs before it divides: let it
             return len(self._wrap(line, width))
-        if line.text.cell_len <= width:
+        if cell_len(plain) <= width:
             return 1
         return len(divide_line(plain, width, fold=True)) + 1
 
@@ -348,7 +347,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
             rows = self._line_rows(index, self._wrap_width)
             offset = row - self._line_start[index]
             strip = rows[offset] if offset < len(rows) else Strip.blank(width, rich_style)
-            plain = self.doc.lines[index].text.plain
+            plain = self.doc.lines[index].plain
         elif row < n_rows + n_tail:
             offset = row - n_rows
             strip = self._tail[offset]
@@ -407,26 +406,28 @@ def prompt_rule(turn: int, prompt: str) -> Text:
     return line
 
 
-def _one_row(text: Text, base: Style | None) -> Strip | None:
-    """A line that fits the width as one strip, without rich's general wrap and render.
+def _one_row(line: Line, base: Style | None) -> Strip | None:
+    """A line that fits the width as one strip, without rich's general wrap and render (nor a rich Text).
 
     Only for what the document makes (spans in order, not overlapping, Style objects);
     returns None for anything else, which then takes the general path.
     """
-    style = text.style
+    styles, spans = line.table.styles, line.spans
+    style = styles[line.style]
     if base is not None:
         style = base  # a code line's background replaces its own style, as in the general path
     elif isinstance(style, str):
         if style:
             return None
         style = None
-    plain = text.plain
+    plain = line.plain
     if "\t" in plain:
         return None
     null = Style.null()
     segments = []
     pos = 0
-    for start, end, span_style in text.spans:
+    for i in range(0, len(spans), 3):
+        start, end, span_style = spans[i], spans[i + 1], styles[spans[i + 2]]
         if start < pos or isinstance(span_style, str):
             return None
         if end <= start:
@@ -437,4 +438,4 @@ def _one_row(text: Text, base: Style | None) -> Strip | None:
         pos = end
     if pos < len(plain):
         segments.append(Segment(plain[pos:], style or null))
-    return Strip(segments, text.cell_len)
+    return Strip(segments, cell_len(plain))
