@@ -38,8 +38,8 @@ class ParityScreen(ModalScreen[None]):
     ParityScreen { align: center middle; }
     ParityScreen > Vertical { width: 95%; height: 90%; border: round $primary; background: $panel; }
     ParityScreen VerticalScroll { height: 1fr; padding: 0 1; background: $surface; }
-    ParityScreen .hint { color: $text-muted; padding: 0 1; }
-    ParityScreen #parity-summary { padding: 0 1; text-style: bold; }
+    ParityScreen .hint { color: $text-muted; padding: 0 1; width: 100%; }
+    ParityScreen #parity-summary { padding: 0 1; text-style: bold; width: 100%; }
     """
     BINDINGS = [Binding("escape,i,q", "dismiss", "Close")]
 
