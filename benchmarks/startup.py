@@ -78,7 +78,8 @@ def first_paint(cmd: list[str], env: dict, timeout: float = 30.0, linger: float 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                            close_fds=True)
+                            close_fds=True,  # the pty as its controlling terminal: if this dies, the app is hung up
+                            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
     os.close(slave)
     seen = b""
     painted = None

@@ -145,7 +145,11 @@ class App:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
         self.proc = subprocess.Popen(workbench_cmd(), env=dict(env, **(extra_env or {})), stdin=slave, stdout=slave,
-                                     stderr=slave, start_new_session=True, close_fds=True)
+                                     stderr=slave, start_new_session=True, close_fds=True,
+                                     # the pty is its controlling terminal, as in a real one: if this script
+                                     # dies, closing the pty hangs the app up (SIGHUP) instead of leaving it
+                                     # behind, its input thread spinning on the closed terminal
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
         self.seen = bytearray()
         self.painted = threading.Event()
