@@ -232,3 +232,17 @@ def test_the_screen_strips_terminal_escapes_from_what_it_prints(hidden: bool) ->
               "params": {}, "prompt_source": "x"}
     text = ParityScreen([("A", None if hidden else "m\x1b[2J", record)], hidden=hidden).parity_text()
     assert "\x1b" not in text and "\x07" not in text
+
+
+def test_a_model_name_with_brackets_is_shown_as_written():
+    """A name is text, never markup: `qwen[/]-7b` must not stop the app (a GGUF's file name can hold anything)."""
+    from rich.console import Console
+
+    from workbench.ui.screens.parity import ParityScreen
+
+    record = {"v": 1, "engine": "llama", "mode": "chat", "params": {"temperature": 0.2}}
+    screen = ParityScreen([("A", "qwen[/]-7b", record), ("B", "llama[bold]x", record)])
+    console = Console(width=120, record=True)
+    console.print(screen._table())
+    shown = console.export_text()
+    assert "qwen[/]-7b" in shown and "llama[bold]x" in shown

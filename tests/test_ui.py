@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from rich.text import Text
 from pilot import send_prompt as _send
 from pilot import wait_for as _wait
 
@@ -117,6 +118,9 @@ async def test_a_followed_stream_jump_scrolls():
         view.finish()
         await pilot.pause()
         assert f"line {3 * height - 1}" in view.render_line(height - 1).text, "a finished answer ends at the bottom"
+        view.set_notice(Text("stopped: an error after the answer"))  # as an answer that failed mid-stream
+        await pilot.pause()
+        assert "stopped: an error" in view.render_line(height - 1).text, "no blank rows under the notice"
 
 
 async def test_new_figures_repaint_their_row_without_a_layout():

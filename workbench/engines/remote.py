@@ -11,6 +11,7 @@ the engine's thread through a queue. A single `api_base` goes through `litellm.c
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import socket
@@ -43,13 +44,16 @@ def import_litellm() -> Any:
             litellm.suppress_debug_info = True
             litellm.drop_params = True  # a provider without `seed` ignores it rather than failing
             # litellm's sync stream hands every chunk to a logging thread that runs an event loop for it
-            # (~0.7-1.4 ms of CPU a chunk, nobody listening): off. The end-of-stream success logging, the
-            # async path (the Router's pools, whose least-busy counts use it) and failure logging remain.
+            # (~0.7-1.4 ms of CPU a chunk, nobody listening): off. The async path (the Router's pools, whose
+            # least-busy counts use it) keeps its logging; an OpenAI-compatible stream read from under the
+            # wrapper (`_chunks`) skips litellm's end-of-stream success logging too (nobody listens to it).
             litellm.disable_streaming_logging = True
             _watch_bodies(litellm)
             _litellm = litellm
     return _litellm
 
+
+log = logging.getLogger("workbench")
 
 _BODIES_KEPT = 256  # request bodies awaiting their engine thread; an older one is forgotten
 _bodies: dict[str, dict] = {}
@@ -359,11 +363,13 @@ class RemoteEngine(Engine):
                 response = litellm.completion(**params)
                 _close_on_cancel(response, cancel, ended)
                 told = True
-                yield Received(self._received(litellm, request, call_id, ignored, redact))
+                if (record := self._received(litellm, request, call_id, ignored, redact)) is not None:
+                    yield Received(record)
             for chunk in _chunks(litellm, response, params["messages"]):
                 if not told:  # a pool's request is made on the Router's loop: sent once a chunk is back
                     told = True
-                    yield Received(self._received(litellm, request, call_id, ignored, redact))
+                    if (record := self._received(litellm, request, call_id, ignored, redact)) is not None:
+                        yield Received(record)
                 if cancel.is_set():
                     break
                 model_id = getattr(chunk, "model", None) or model_id
@@ -396,7 +402,12 @@ class RemoteEngine(Engine):
         if not told:  # it failed before the stream began: what was sent, if it was sent
             body = sent_body(call_id)
             if body is not None:
-                yield Received(received(litellm, self.spec, request, body, ignored, redact, self._guard()))
+                try:
+                    record = received(litellm, self.spec, request, body, ignored, redact, self._guard())
+                except Exception as exc:  # noqa: BLE001 - a record we cannot make must never hide the failure
+                    log.warning("%s: no parity record: %s", self.name, exc)
+                else:
+                    yield Received(record)
         if failure is not None:
             yield failure
             return
@@ -408,8 +419,12 @@ class RemoteEngine(Engine):
                    model_id=redact(model_id), system_fingerprint=redact(fingerprint))
 
     def _received(self, litellm: Any, request: Request, call_id: str, ignored: tuple[str, ...],
-                  redact: Redactor) -> dict:
-        return received(litellm, self.spec, request, sent_body(call_id), ignored, redact, self._guard())
+                  redact: Redactor) -> dict | None:
+        try:
+            return received(litellm, self.spec, request, sent_body(call_id), ignored, redact, self._guard())
+        except Exception as exc:  # noqa: BLE001 - a record we cannot make must never fail the answer
+            log.warning("%s: no parity record: %s", self.name, exc)
+            return None
 
     def _guard(self) -> int | None:
         try:

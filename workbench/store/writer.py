@@ -591,7 +591,12 @@ class Recorder:
 def _received(answer: Answer) -> str | None:
     """What the model was given (its engine's parity record), as the log's JSON text; None when not reported."""
     record = answer.snapshot().received
-    return json.dumps(record, ensure_ascii=False) if record is not None else None
+    if record is None:
+        return None
+    try:  # an engine's record is bounded JSON (parity.bounded); anything else must not lose the answer's row
+        return json.dumps(record, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return None
 
 
 def _response_of(db, answer_id: str | None) -> int | None:

@@ -78,7 +78,7 @@ class ParityScreen(ModalScreen[None]):
         table.add_column("", width=1, no_wrap=True)
         table.add_column("Parameter", no_wrap=True)
         for label, model, _record in self.panes:
-            table.add_column(self._head(label, model), overflow="fold")
+            table.add_column(Text(self._head(label, model)), overflow="fold")  # a name is text, never markup
         for row in self.rows:
             mark = Text("≠", style="bold red") if row.differs else Text("")
             style = "bold yellow" if row.differs else ""

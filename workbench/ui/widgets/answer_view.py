@@ -84,12 +84,14 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._quiet_scroll = False
         self._follow_pending = False
         self._floor = 0  # the virtual height is at least this: the blank rows a jump scroll left below the text
+        self._ended = False  # the answer ended: no more jumps (a notice after it must not leave blank rows)
         self._paint_style: tuple[Style, int] | None = None
         self._slicer = None  # the timer doing a closed block's second pass, while one is pending
 
     # -- feeding --------------------------------------------------------
     def append(self, text: str) -> None:
         """Add streamed text."""
+        self._ended = False
         self._update(self._forget_restyled(self.doc.feed(text)))
         self._slice_later()
 
@@ -102,6 +104,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         first = self.doc.close()
         self.doc.take_restyled()
         self._floor = 0  # a finished answer ends at the bottom of the view: the jump's blank rows go
+        self._ended = True
         self._update(first)
         self._slice_later()
 
@@ -157,6 +160,7 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         self._notice = []
         self.follow = True
         self._floor = 0
+        self._ended = False
         self._update(0)
         self.scroll_to(y=0, animate=False, immediate=True)
 
@@ -249,7 +253,9 @@ class AnswerView(ScrollView, can_focus=True, inherit_bindings=False):
         height = rows + len(self._tail) + len(self._notice)
         top = self.scroll_offset.y
         view_height = self.scrollable_content_region.height
-        if self.follow and height > top + view_height > 0:
+        if self._ended:
+            self._floor = 0
+        elif self.follow and height > top + view_height > 0:
             # The newest row is below the view: jump, leaving a sixth of the view blank for what comes next.
             self._floor = height + max(1, view_height // JUMP_PART) if height > view_height else 0
         size = Size(width, max(height, self._floor))
