@@ -41,7 +41,7 @@ ACTIONS = {
     "maximize": ("View", "Maximise the focused pane, or restore"),
     "toggle_sync": ("View", "Scroll the panes together, or each alone"),
     "show_keys": ("Screens", "This sheet"),
-    "history": ("Screens", "History: past comparisons, re-open and continue them"),
+    "history": ("Screens", "History: past comparisons, re-opened to read (votes, test marks)"),
     "leaderboard": ("Screens", "Leaderboard from your votes"),
     "pick_models": ("Screens", "Choose the models"),
     "export": ("Screens", "Export the session (HTML report)"),
