@@ -132,7 +132,7 @@ async def test_the_palette_holds_the_actions_with_their_keys():
     async with app.run_test(size=(160, 48)) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for expected in ("Export the session (HTML report)  (x)", "Diff the code of the focused pane and the next  (d)",
-                         "Save a screenshot (SVG)  (f12)", "This sheet  (?)", "History: past comparisons, re-open and continue them  (h)"):
+                         "Save a screenshot (SVG)  (f12)", "This sheet  (?)", "History: past comparisons, re-opened to read (votes, test marks)  (h)"):
             assert expected in titles, titles
 
 
