@@ -58,3 +58,8 @@ def test_a_bad_cutoff_in_the_config_names_the_model(tmp_path: Path, value: str, 
     path = write_config(tmp_path, f'[[models]]\nname = "m"\nengine = "replay"\npath = "x.txt"\ncutoff = {value}\n')
     with pytest.raises(ConfigError, match=f"model 'm': {message}"):
         load_settings(path)
+
+
+def test_an_unreadable_date_is_not_stale():
+    """A log or bundle is read as found: a date nobody can read flags nothing (and raises nothing)."""
+    assert not stale("2024-01-01", "June 2024") and not stale("not a date", "2024-06")

@@ -444,11 +444,15 @@ def _day(when: str | dt.date) -> dt.date:
 
 def stale(prompt_created: str | dt.date | None, model_cutoff: str | dt.date | None) -> bool:
     """Whether the model could have trained on the prompt: it was created on or before the last day of the model's
-    cutoff (see `cutoff_end`). False when either date is unknown: this flags only what is known to be stale;
-    `fresh` is the opposite claim and is also False then. Dates may be dates, datetimes or ISO strings."""
+    cutoff (see `cutoff_end`). False when either date is unknown or unreadable (a log or bundle is read as found):
+    this flags only what is known to be stale; `fresh` is the opposite claim and is also False then. Dates may be
+    dates, datetimes or ISO strings."""
     if prompt_created is None or model_cutoff is None:
         return False
-    return _day(prompt_created) <= cutoff_end(model_cutoff)
+    try:
+        return _day(prompt_created) <= cutoff_end(model_cutoff)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def fresh(prompt_created: str | dt.date | None, model_cutoff: str | dt.date | None) -> bool:

@@ -6,8 +6,9 @@ from workbench.bundle.format import Bundle, read_bundle
 
 
 def bundle_battles(path, tag: str | None = None, session_id: int | None = None, since: str | None = None,
-                   until: str | None = None, blind_only: bool = False) -> tuple[list, dict[str, dict]]:
-    """The standing votes of a bundle (filtered as the log's are) as battles, and per-model test pass counts."""
+                   until: str | None = None, blind_only: bool = False) -> tuple[list, dict[str, dict], dict[str, str]]:
+    """The standing votes of a bundle (filtered as the log's are) as battles, per-model test pass counts, and each
+    model's cutoff as its answers recorded it (`cutoffs`; for `--fresh`), from one read of the file."""
     from workbench.arena import Battle
     from workbench.store.queries import vote_pairs
 
@@ -26,15 +27,15 @@ def bundle_battles(path, tag: str | None = None, session_id: int | None = None, 
         dated = _date(prompts[vote["prompt_id"]].get("created"))
         battles += [Battle(*pair, created=dated) for pair in vote_pairs(vote.get("outcome"),
                                                                         vote.get("winner_response_id"), ids, names)]
-    return battles, pass_rates(bundle, set(prompts))
+    return battles, pass_rates(bundle, set(prompts)), cutoffs(bundle)
 
 
-def bundle_cutoffs(path) -> dict[str, str]:
+def cutoffs(bundle: Bundle) -> dict[str, str]:
     """Each model's cutoff as its answers in the bundle recorded it (for `--fresh`; a config's cutoff wins)."""
     from workbench.prompts import cutoff_end
 
     out: dict[str, str] = {}
-    for answer in read_bundle(path).answers:
+    for answer in bundle.answers:
         cutoff = answer.get("cutoff")
         if isinstance(cutoff, str) and isinstance(answer.get("model_name"), str):
             try:

@@ -237,11 +237,8 @@ def leaderboard_cmd(obj: dict, tag: str | None, session_id: int | None, since: s
         from workbench.bundle.votes import bundle_battles
 
         try:
-            found, passed = bundle_battles(name, **filters)
-            if fresh:
-                from workbench.bundle.votes import bundle_cutoffs
-
-                recorded.update(bundle_cutoffs(name))
+            found, passed, dated = bundle_battles(name, **filters)
+            recorded.update({m: c for m, c in dated.items() if m not in recorded})  # the first bundle's, as in one
         except BundleError as exc:
             raise Problem(str(exc)) from None
         votes += found

@@ -8,6 +8,8 @@ from typing import Iterator, Mapping
 
 from sqlite_utils import Database
 
+from workbench.prompts import stale
+
 _ANSWERS = """
 SELECT r.*, p.session_id, p.text AS prompt_text, p.system AS prompt_system, p.params AS prompt_params,
        p.created_at AS prompt_created_at, p.tags AS prompt_tags, p.title AS prompt_title,
@@ -63,7 +65,7 @@ def answers(db: Database, session_id: int | None = None, tag: str | None = None)
         row["prompt_tags"] = json.loads(row["prompt_tags"] or "[]")
         created = _created(row.pop("prompt_library_created"), row["prompt_key"], row["prompt_created_at"])
         row["prompt_created"] = created.isoformat() if created else None
-        row["stale"] = _stale(created, row.get("cutoff"))
+        row["stale"] = stale(created, row.get("cutoff"))
         model = models.get(row["model_id"])
         row["model"] = {k: model[k] for k in MODEL_FIELDS} if model else None
         check = checks.get(row["id"])
@@ -170,16 +172,6 @@ def _created(stored: str | None, key: str | None, sent_at: str | None) -> dt.dat
         return dt.date.fromisoformat(stored[:10]) if stored else _prompt_day(key, sent_at, {})
     except (TypeError, ValueError):
         return None
-
-
-def _stale(created: dt.date | None, cutoff: str | None) -> bool:
-    """`workbench.prompts.stale`, False for a cutoff it cannot read (a log is read as found)."""
-    from workbench.prompts import stale
-
-    try:
-        return stale(created, cutoff)
-    except (AttributeError, TypeError, ValueError):
-        return False
 
 
 def battles(db: Database, tag: str | None = None, session_id: int | None = None, since: str | None = None,

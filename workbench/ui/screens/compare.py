@@ -21,6 +21,7 @@ from workbench.blind import LABELS, draw_pair, shuffled_order
 from workbench.core import Comparison, Request
 from workbench.engines.pool import EnginePool
 from workbench.figures import blind_summary, shown_status, summary
+from workbench.prompts import stale
 from workbench.ui.render import CodeStyle
 from workbench.ui.screens.code_out import CODE_OUT_ACTIONS, CodeOutMixin
 from workbench.ui.screens.exporting import ExportingMixin
@@ -45,16 +46,6 @@ FRAME_CHARS = 8_000  # text all panes take in one frame at most: a backlog arriv
 FIGURES_S = 0.5  # while streaming, a pane's figures line is redrawn this often (each redraw relays out the screen)
 STREAMING = {"stop_all", "stop_one"}
 NEEDS_ANSWERS = {"vote", "tie", "both_bad", "score", "tags", "regenerate", "verify"}
-
-
-def _stale(created: datetime.date | None, cutoff: str | None) -> bool:
-    """Whether the model could have trained on the prompt (`workbench.prompts.stale`; unknown dates: no)."""
-    from workbench.prompts import stale
-
-    try:
-        return stale(created, cutoff)
-    except (TypeError, ValueError):
-        return False
 
 
 class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin, ExportingMixin, CodeOutMixin,
@@ -394,7 +385,7 @@ class CompareScreen(VotingMixin, VerifyingMixin, PromptingMixin, NavigationMixin
         created = prompt.created if prompt is not None else datetime.date.today()  # typed: new today
         for i, (pane, engine) in enumerate(zip(self.panes, engines)):
             pane.set_identity(LABELS[i], engine.name, engine.where(), hidden=self.round.blind)
-            pane.set_stale(_stale(created, getattr(engine, "cutoff", None)))  # shown once the name is
+            pane.set_stale(stale(created, getattr(engine, "cutoff", None)))  # shown once the name is
             pane.view.clear()
         self._show_modes(engines)
         if self.panes:
